@@ -1,0 +1,1 @@
+"""Numpy-only toy components for testing the core without torch: fast and exact."""

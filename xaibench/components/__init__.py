@@ -1,0 +1,46 @@
+"""Typed interfaces every plugin component implements, one module per kind."""
+
+from .attribution import AttributionMethod, AttributionRequest
+from .base import Component, Params
+from .dataset import Band, Dataset, DatasetInfo, info_from_dict, info_to_dict
+from .executor import Executor
+from .metric import Metric, MetricContext, MetricValue, Scope
+from .model import Model, ModelInfo
+from .postprocessor import PostProcessor
+from .splittable import SplittableModel
+from .tracker import RunRecord, Tracker
+
+KINDS: dict[str, type[Component]] = {
+    "dataset": Dataset,
+    "model": Model,
+    "attribution": AttributionMethod,
+    "postprocessor": PostProcessor,
+    "metric": Metric,
+    "tracker": Tracker,
+    "executor": Executor,
+}
+"""Component kind -> base class."""
+
+__all__ = [
+    "KINDS",
+    "AttributionMethod",
+    "AttributionRequest",
+    "Band",
+    "Component",
+    "Dataset",
+    "DatasetInfo",
+    "Executor",
+    "Metric",
+    "MetricContext",
+    "MetricValue",
+    "Model",
+    "ModelInfo",
+    "Params",
+    "PostProcessor",
+    "RunRecord",
+    "Scope",
+    "SplittableModel",
+    "Tracker",
+    "info_from_dict",
+    "info_to_dict",
+]

@@ -1,0 +1,54 @@
+"""The base every component shares: typed params, a name, a version, requirements."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Params(BaseModel):
+    """Typed parameters of a component.  Unknown keys are rejected (``extra="forbid"``).
+
+    Subclass it inside a component::
+
+        class Params(xaibench.components.Params):
+            n_steps: int = 10
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component:
+    """A named, versioned, parametrised building block registered by a plugin.
+
+    Class attributes a component sets:
+
+    - ``name``: the name used in ``registry.yaml`` (``component: <name>``).
+    - ``version``: bump it whenever outputs change for the same params; it is
+      part of every cache key, so a bump recomputes exactly this component's stages.
+    - ``Params``: a :class:`Params` subclass.
+    - ``requires``: capability tokens that the dataset or the model must provide
+      (for example ``"mask"``, ``"aux"``, ``"modalities>=2"``-style tokens are
+      plain strings matched against :attr:`DatasetInfo.provides` and
+      :attr:`ModelInfo.provides`).  A combination that lacks one is skipped with
+      the reason recorded.
+    """
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[Params]] = Params
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def describe(cls) -> str:
+        """First line of the class docstring."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"

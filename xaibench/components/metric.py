@@ -1,0 +1,86 @@
+"""Metrics: scores of a model, of one attribution, or of a group of attributions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+
+from .base import Component
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..bundle import Bundle
+    from .attribution import AttributionMethod
+    from .dataset import DatasetInfo
+    from .model import ModelInfo
+
+Scope = Literal["model", "attribution", "methods", "postprocessors"]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One number a metric produces.
+
+    ``statistic`` names it (``"f1_micro"``; ``"value"`` when there is one);
+    ``sub_key`` qualifies it (a class name, the second method of a pair).
+    For group scopes, ``attribution`` / ``postprocessor`` say which member of the
+    group the value belongs to (the first method of a pair).
+    """
+
+    statistic: str
+    value: float
+    sub_key: str = ""
+    attribution: str | None = None
+    postprocessor: str | None = None
+
+
+@dataclass
+class MetricContext:
+    """What a metric sees.  Heavy members are loaded lazily by the core.
+
+    - always: ``data`` (Bundle), ``data_info``, ``model_info``, ``seed`` and
+      ``load_model()`` (the trained model);
+    - scope ``attribution``: ``layer``, ``attribution`` (alias), ``postprocessor``
+      (alias), ``method`` (the method component, to re-explain perturbed inputs) and
+      ``attributions`` — test attributions ``(N, classes, H_l, W_l)``;
+    - scope ``methods``: ``group`` maps each method alias to its attributions
+      (same dataset, model, seed, layer, post-processor);
+    - scope ``postprocessors``: ``group`` maps each post-processor alias to the
+      same method's attributions (``"none"``-like identity first when present).
+    """
+
+    data: "Bundle"
+    data_info: "DatasetInfo"
+    model_info: "ModelInfo"
+    seed: int
+    load_model: Callable[[], Any]
+    layer: str | None = None
+    attribution: str | None = None
+    postprocessor: str | None = None
+    method: "AttributionMethod | None" = None
+    attributions: "np.ndarray | None" = None
+    group: dict[str, "np.ndarray"] = field(default_factory=dict)
+    training: dict[str, float] = field(default_factory=dict)
+
+
+class Metric(Component):
+    """A score.  ``scope`` decides how often it runs in the grid:
+
+    - ``"model"``: once per (dataset, model, seed); never multiplied by methods;
+    - ``"attribution"``: once per (dataset, model, seed, layer, method, post-processor);
+    - ``"methods"``: once per (dataset, model, seed, layer, post-processor) over all methods;
+    - ``"postprocessors"``: once per (dataset, model, seed, layer, method) over all post-processors.
+
+    ``higher_is_better`` (``None`` when there is no direction) is used by rankings.
+    """
+
+    kind: ClassVar[str] = "metric"
+    scope: ClassVar[Scope] = "attribution"
+    higher_is_better: ClassVar[bool | None] = True
+
+    def incompatibility(self, model_info: "ModelInfo", layer: str | None) -> str | None:
+        return None
+
+    def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
+        raise NotImplementedError

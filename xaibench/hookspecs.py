@@ -1,0 +1,70 @@
+"""Hook specifications: the whole contract between xaibench and its plugins.
+
+Every hook is documented in ``docs/plugin-hooks.md`` (a test checks that each hook
+here appears there and is exercised by a test).  Collecting hooks receive a
+``register`` callback, in the manner of ``simonw/llm``::
+
+    from xaibench import hookimpl
+
+    @hookimpl
+    def register_attributions(register):
+        register(MyMethod)              # name taken from MyMethod.name
+        register(MyMethod, name="alias")
+
+``register(component_class, name=None)`` adds a component class (a subclass of the
+matching base in :mod:`xaibench.components`).  Two plugins that register the same
+name under the same kind are an error that names both plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+hookspec = pluggy.HookspecMarker("xaibench")
+
+Register = Callable[..., None]
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register dataset components (subclasses of :class:`xaibench.components.Dataset`)."""
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model components (subclasses of :class:`xaibench.components.Model`)."""
+
+
+@hookspec
+def register_attributions(register: Register) -> None:
+    """Register attribution methods (subclasses of :class:`xaibench.components.AttributionMethod`)."""
+
+
+@hookspec
+def register_postprocessors(register: Register) -> None:
+    """Register post-processors (subclasses of :class:`xaibench.components.PostProcessor`)."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics (subclasses of :class:`xaibench.components.Metric`)."""
+
+
+@hookspec
+def register_trackers(register: Register) -> None:
+    """Register experiment trackers (subclasses of :class:`xaibench.components.Tracker`)."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executors (subclasses of :class:`xaibench.components.Executor`)."""
+
+
+@hookspec
+def register_commands(cli: "click.Group") -> None:
+    """Add sub-commands to the ``xaibench`` click group: ``cli.add_command(cmd)``."""

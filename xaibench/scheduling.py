@@ -1,0 +1,55 @@
+"""Dependency book-keeping shared by every executor."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .stages import Stage, StageOutcome
+
+
+class DependencyTracker:
+    """Which stages may start now, and which failed because an input failed.
+
+    Inputs that are not among ``stages`` are taken as already available (cached).
+    """
+
+    def __init__(self, stages: Iterable[Stage]) -> None:
+        self.stages = {s.key: s for s in stages}
+        self.waiting_on: dict[str, set[str]] = {}
+        self.dependents: dict[str, list[str]] = {k: [] for k in self.stages}
+        for key, stage in self.stages.items():
+            deps = {d.key for d in stage.inputs.values() if d.key in self.stages}
+            self.waiting_on[key] = deps
+            for d in deps:
+                self.dependents[d].append(key)
+        self._ready = [k for k, deps in self.waiting_on.items() if not deps]
+        self.pending = set(self.stages)
+
+    def ready(self) -> list[Stage]:
+        """Stages whose inputs are all done; each is returned once."""
+        out, self._ready = [self.stages[k] for k in self._ready], []
+        return out
+
+    def done(self, stage: Stage, outcome: StageOutcome) -> list[tuple[Stage, StageOutcome]]:
+        """Record an outcome; return the dependents that now fail because of it."""
+        self.pending.discard(stage.key)
+        failed: list[tuple[Stage, StageOutcome]] = []
+        if outcome.ok:
+            for dep in self.dependents[stage.key]:
+                self.waiting_on[dep].discard(stage.key)
+                if not self.waiting_on[dep] and dep in self.pending:
+                    self._ready.append(dep)
+            return failed
+        stack = list(self.dependents[stage.key])
+        while stack:
+            key = stack.pop()
+            if key not in self.pending:
+                continue
+            self.pending.discard(key)
+            failed.append((self.stages[key], StageOutcome(key, "failed", error=f"upstream failed: {stage.label or stage.kind}")))
+            stack.extend(self.dependents[key])
+        return failed
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending
