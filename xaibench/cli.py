@@ -241,8 +241,10 @@ def _apply_allocator_settings(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    _apply_allocator_settings(argv)
+    if argv is None:  # a real command line (not a call from Python): safe to re-execute
+        argv = sys.argv[1:]
+        _apply_allocator_settings(argv)
+    argv = list(argv)
     try:
         from .plugins import get_session
 

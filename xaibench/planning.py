@@ -232,7 +232,9 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
                     continue
                 spec = {"metric": config.of("metric")[m_alias].identity(), "seed": seed, "scope": "attribution",
                         "layer": layer, "method": a_ref.identity()}
-                stage = Stage("metric", spec, {"data": data, "model": train, "attributions": out}, label=f"{m_alias} {cell.name}")
+                evaluated = attribute("test") if metric.needs_raw_attributions else out
+                stage = Stage("metric", spec, {"data": data, "model": train, "attributions": evaluated},
+                              label=f"{m_alias} {cell.name}")
                 cell.metrics.append(MetricLink(m_alias, "attribution", stage))
             cells.append(cell)
             by_pp[p_alias].append((a_alias, cell))

@@ -52,7 +52,6 @@ class PluginSession:
         if load_entry_points:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 self._load_entry_point(ep)
-        self.pm.check_pending()
 
     # -- loading -----------------------------------------------------------
     def _load_entry_point(self, ep: EntryPoint) -> None:
@@ -66,7 +65,7 @@ class PluginSession:
         if ep.name in self.disabled or (info.distribution or "") in self.disabled:
             return
         try:
-            module = ep.load()
+            self.add(ep.load(), name=ep.name, info=info)
         except Exception as exc:  # any import-time failure must not stop the other plugins
             info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self.plugins[ep.name] = info
@@ -74,8 +73,6 @@ class PluginSession:
                 "plugin %r (entry point %s = %s, distribution %s %s) failed to load: %s",
                 ep.name, ep.name, ep.value, info.distribution, info.version, info.error,
             )
-            return
-        self.add(module, name=ep.name, info=info)
 
     def add(self, plugin: ModuleType | Any, name: str | None = None, info: PluginInfo | None = None) -> str:
         """Register ``plugin`` (a module or object with hook implementations) in-process."""
@@ -83,7 +80,11 @@ class PluginSession:
         if name in self.disabled:
             return name
         self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        try:
+            self.pm.check_pending()  # a misspelled hook (register_metric) is an error, not silence
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(plugin, name=name)
+            raise PluginError(f"plugin {name!r}: {exc}".splitlines()[0]) from None
         info = info or PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)))
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         self.plugins[name] = info

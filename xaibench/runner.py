@@ -155,16 +155,23 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
     for link in unit.metrics:
         _flatten(f"metric.{link.alias}", plan.config.of("metric")[link.alias].params, params)
     metrics: dict[str, float] = {}
-    errors = []
-    for stage in unit.stages():
-        o = outcomes[stage.key]
-        if not o.ok:
-            errors.append((stage, o))
+    errors = [(unit.core, outcomes[unit.core.key])] if not outcomes[unit.core.key].ok else []
+    for link in unit.metrics:
+        o = outcomes[link.stage.key]
+        if o.ok:
+            continue
+        if link.scope in ("methods", "postprocessors") and not errors and (o.error or "").startswith("upstream failed"):
+            # another member of the group failed: this combination is fine, the comparison is missing
+            tags[f"missing.{link.alias}"] = o.error or ""
+        else:
+            errors.append((link.stage, o))
     if not errors:
         if unit.kind == "model":
             for k, v in cache.meta(unit.core.key).get("metrics", {}).items():
                 metrics[f"train.{k}"] = v
         for link in unit.metrics:
+            if not outcomes[link.stage.key].ok:
+                continue
             for v in _values(link.stage, unit, cache):
                 name = f"{link.alias}.{v['statistic']}" + (f".{v['sub_key']}" if v["sub_key"] else "")
                 if v["value"] is not None and math.isfinite(v["value"]):

@@ -46,7 +46,10 @@ class DependencyTracker:
             if key not in self.pending:
                 continue
             self.pending.discard(key)
-            failed.append((self.stages[key], StageOutcome(key, "failed", error=f"upstream failed: {stage.label or stage.kind}")))
+            root = outcome.error or ""
+            if not root.startswith("upstream failed"):
+                root = f"upstream failed: {stage.label or stage.kind}: {root}"
+            failed.append((self.stages[key], StageOutcome(key, "failed", error=root, traceback=outcome.traceback)))
             stack.extend(self.dependents[key])
         return failed
 

@@ -274,8 +274,7 @@ def _metric(stage: Stage, rt: StageRunner) -> Bundle:
         seed=stage.spec["seed"],
         load_model=lambda: rt.model(model_stage, data_stage),
         layer=stage.spec.get("layer"),
-        attribution=stage.spec.get("attribution"),
-        postprocessor=stage.spec.get("postprocessor"),
+        memory_budget_mb=rt.memory_budget_mb,
         training=rt.cache.meta(model_stage.key).get("metrics", {}) if rt.cache.has(model_stage.key) else {},
     )
     if "method" in stage.spec:

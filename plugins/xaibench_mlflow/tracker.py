@@ -56,7 +56,12 @@ class MlflowTracker(Tracker):
 
     @property
     def uri(self) -> str:
-        return self.params.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+        uri = self.params.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+        # MLflow caches one store per URI string for the life of the process, so a relative
+        # SQLite path would keep pointing at the first working directory: make it absolute.
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+        return uri
 
     def open(self, experiment: str, tags: dict[str, str]) -> None:
         from mlflow.tracking import MlflowClient
@@ -124,17 +129,30 @@ class MlflowTracker(Tracker):
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
         for rel, local in record.artifacts.items():
-            parent = str(Path(rel).parent)
-            self.client.log_artifact(run_id, str(local), artifact_path=None if parent == "." else parent)
+            self._log_artifact(run_id, rel, Path(local))
         self.client.set_terminated(run_id, status=record.status)
         self.existing[record.key] = _Existing(run_id, record.status, content)
+
+    def _log_artifact(self, run_id: str, rel: str, local: Path) -> None:
+        """Store ``local`` at the relative artifact path ``rel`` (renaming through a temp dir if needed)."""
+        parent = str(Path(rel).parent)
+        dest = None if parent == "." else parent
+        if local.name == Path(rel).name:
+            self.client.log_artifact(run_id, str(local), artifact_path=dest)
+            return
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            renamed = Path(tmp) / Path(rel).name
+            shutil.copyfile(local, renamed)
+            self.client.log_artifact(run_id, str(renamed), artifact_path=dest)
 
     def close(self, status: str, artifacts: dict[str, Path]) -> dict[str, str]:
         if self.client is None or self.parent_id is None:
             return {}
         for rel, local in artifacts.items():
-            parent = str(Path(rel).parent)
-            self.client.log_artifact(self.parent_id, str(local), artifact_path=None if parent == "." else parent)
+            self._log_artifact(self.parent_id, rel, Path(local))
         self.client.set_terminated(self.parent_id, status=status)
         return {
             "tracking_uri": self.uri,

@@ -41,9 +41,10 @@ class MetricContext:
 
     - always: ``data`` (Bundle), ``data_info``, ``model_info``, ``seed`` and
       ``load_model()`` (the trained model);
-    - scope ``attribution``: ``layer``, ``attribution`` (alias), ``postprocessor``
-      (alias), ``method`` (the method component, to re-explain perturbed inputs) and
-      ``attributions`` — test attributions ``(N, classes, H_l, W_l)``;
+    - scope ``attribution``: ``layer``, ``method`` (the method component, to re-explain
+      perturbed inputs with the very same method) and ``attributions`` — test
+      attributions ``(N, classes, H_l, W_l)``, post-processed unless the metric sets
+      ``needs_raw_attributions`` (then one evaluation is shared by every post-processor);
     - scope ``methods``: ``group`` maps each method alias to its attributions
       (same dataset, model, seed, layer, post-processor);
     - scope ``postprocessors``: ``group`` maps each post-processor alias to the
@@ -56,8 +57,7 @@ class MetricContext:
     seed: int
     load_model: Callable[[], Any]
     layer: str | None = None
-    attribution: str | None = None
-    postprocessor: str | None = None
+    memory_budget_mb: int = 2048
     method: "AttributionMethod | None" = None
     attributions: "np.ndarray | None" = None
     group: dict[str, "np.ndarray"] = field(default_factory=dict)
@@ -72,12 +72,15 @@ class Metric(Component):
     - ``"methods"``: once per (dataset, model, seed, layer, post-processor) over all methods;
     - ``"postprocessors"``: once per (dataset, model, seed, layer, method) over all post-processors.
 
-    ``higher_is_better`` (``None`` when there is no direction) is used by rankings.
+    ``higher_is_better`` (``None`` when there is no direction) is used by rankings;
+    it may be overridden per instance (an adapter whose direction depends on params).
     """
 
     kind: ClassVar[str] = "metric"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = True
+    needs_raw_attributions: ClassVar[bool] = False
+    """Evaluate the method's raw attributions (before post-processing) once, for every post-processor."""
 
     def incompatibility(self, model_info: "ModelInfo", layer: str | None) -> str | None:
         return None

@@ -6,6 +6,7 @@ exercise failure isolation and interruption.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -85,11 +86,14 @@ class ToyGradient(AttributionMethod):
     class Params(Params):
         scale: float = 1.0
         fail_on_seed: int | None = None
+        fail_while_file_exists: str | None = None
+        """With fail_on_seed: fail only while this file exists (a transient failure)."""
         sleep: float = 0.0
 
     def attribute(self, request) -> np.ndarray:
         time.sleep(self.params.sleep)
-        if self.params.fail_on_seed == request.seed:
+        flag = self.params.fail_while_file_exists
+        if self.params.fail_on_seed == request.seed and (flag is None or os.path.exists(flag)):
             raise ValueError(f"toy-gradient asked to fail on seed {request.seed}")
         x = request.data[f"{request.split}/x"]
         return self.params.scale * np.einsum("cd,ndhw->nchw", request.model, x).astype(np.float32)

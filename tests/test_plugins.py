@@ -1,0 +1,120 @@
+"""Plugin discovery: entry points, failures, duplicates, disabling, the `plugins` command."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import pytest
+from conftest import TESTS, write_dist_info
+
+from xaibench.errors import PluginError
+from xaibench.plugins import PluginSession
+
+BUILTINS = {"synth", "zoo", "attributions", "postprocessors", "metrics", "mlflow", "executors"}
+
+
+@pytest.fixture
+def fake_plugins(tmp_path, monkeypatch, plugin_path):
+    """Install extra fake distributions whose entry points point at tests/fake_plugins/*."""
+    for p in plugin_path:
+        monkeypatch.syspath_prepend(p)
+    monkeypatch.syspath_prepend(str(TESTS / "fake_plugins"))
+
+    def install(project: str, entry: str, module: str):
+        write_dist_info(tmp_path, project, "9.9", {entry: module})
+        monkeypatch.syspath_prepend(str(tmp_path))
+        importlib.invalidate_caches()
+
+    yield install
+    for mod in ("broken_import", "misspelled_hook", "duplicate_name", "raising_register", "commands"):
+        sys.modules.pop(mod, None)
+
+
+def test_builtins_and_third_party_are_loaded_through_entry_points(session):
+    names = set(session.plugins)
+    assert BUILTINS | {"toy", "example"} <= names
+    example = session.plugins["example"]
+    assert example.distribution == "xaibench-example" and example.version == "0.2.0"
+    assert example.hooks == ["register_attributions", "register_metrics"]
+    catalog = session.catalog
+    assert catalog.get("attribution", "example-edge").plugin == "example"
+    assert catalog.get("executor", "local").plugin == "executors"
+    assert catalog.get("tracker", "mlflow").plugin == "mlflow"
+    assert session.plugins["example"].components == {"attribution": ["example-edge"], "metric": ["example-gini"]}
+
+
+def test_core_imports_no_plugin():
+    import subprocess
+
+    code = ("import sys, xaibench.cli, xaibench.runner, xaibench.planning, xaibench.stages; "
+            "print(sorted(m for m in sys.modules if m.startswith('xaibench_')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_failed_import_warns_and_others_load(fake_plugins, caplog):
+    fake_plugins("broken-dist", "broken", "broken_import")
+    with caplog.at_level(logging.WARNING, logger="xaibench"):
+        s = PluginSession()
+    assert s.plugins["broken"].error.startswith("ModuleNotFoundError")
+    (record,) = [r for r in caplog.records if "broken" in r.getMessage()]
+    msg = record.getMessage()
+    assert "entry point broken = broken_import" in msg and "broken-dist 9.9" in msg and "\n" not in msg
+    assert "toy-data" in s.catalog.names("dataset")
+
+
+def test_misspelled_hook_is_caught(fake_plugins):
+    fake_plugins("typo-dist", "typo", "misspelled_hook")
+    s = PluginSession()
+    assert "register_metric" in s.plugins["typo"].error
+    import misspelled_hook
+
+    with pytest.raises(PluginError, match="register_metric"):
+        PluginSession(load_entry_points=False).add(misspelled_hook)
+
+
+def test_duplicate_component_names_both_plugins(fake_plugins):
+    fake_plugins("dup-dist", "dup", "duplicate_name")
+    s = PluginSession()
+    with pytest.raises(PluginError) as exc:
+        _ = s.catalog
+    assert "'toy-mean' is registered twice" in str(exc.value)
+    assert "'toy'" in str(exc.value) and "'dup'" in str(exc.value)
+
+
+def test_register_hook_that_raises_is_isolated(fake_plugins):
+    fake_plugins("raising-dist", "raising", "raising_register")
+    s = PluginSession()
+    assert "toy-data" in s.catalog.names("dataset")
+    assert "cannot reach the data server" in s.plugins["raising"].error
+
+
+def test_disable_plugins_env(session, monkeypatch):
+    monkeypatch.setenv("XAIBENCH_DISABLE_PLUGINS", "example, toy")
+    s = PluginSession()
+    assert "example" not in s.plugins and "toy" not in s.plugins
+    assert "example-edge" not in s.catalog.names("attribution")
+
+
+def test_plugins_command_lists_builtins_third_party_and_failures(fake_plugins, cli):
+    fake_plugins("broken-dist", "broken", "broken_import")
+    from xaibench.plugins import PluginSession, reset_session
+
+    reset_session(PluginSession())
+    code, out, _ = cli("plugins")
+    assert code == 0
+    for name in BUILTINS | {"example", "toy"}:
+        assert name in out
+    assert "xaibench-example" in out and "example-edge" in out and "example-gini" in out
+    assert "failed: ModuleNotFoundError" in out
+
+
+def test_register_commands_adds_a_subcommand(fake_plugins, cli):
+    fake_plugins("cmd-dist", "cmds", "commands")
+    from xaibench.plugins import PluginSession, reset_session
+
+    reset_session(PluginSession())
+    code, out, _ = cli("hello-plugin", "world")
+    assert code == 0 and "hello world from a plugin" in out

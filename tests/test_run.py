@@ -1,0 +1,259 @@
+"""The grid end to end on toy components: caching, resuming, failures, filters, executors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import TOY_REGISTRY, write
+
+from xaibench.config import load_registry
+from xaibench.planning import build_plan
+from xaibench.runner import run
+
+
+def mlflow_units(workdir, experiment="toy"):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=10000)
+    return [r for r in runs if r.data.tags.get("xaibench.kind") == "unit"], client
+
+
+def grid(session, path, **kw):
+    return run(load_registry(path, session.catalog, **kw), session, quiet=True)
+
+
+def table_rows(path):
+    t = pq.read_table(path)
+    rows = t.drop_columns(["run_key"]).to_pylist()
+    return sorted(tuple(None if v != v else v for v in r.values()) for r in rows)  # NaN != NaN
+
+
+def test_plan_shape_and_skips(session, toy_registry):
+    plan = build_plan(load_registry(toy_registry, session.catalog), session.catalog)
+    kinds = [u.kind for u in plan.units]
+    assert kinds.count("model") == 2 and kinds.count("cell") == 2 * 2 * 2 * 2  # seeds x layers x methods x pps
+    stages = plan.stages()
+    by_kind = {k: sum(s.kind == k for s in stages) for k in {s.kind for s in stages}}
+    # data and training once per seed; the method-independent prepare stage once per (seed, layer)
+    assert by_kind["data"] == 2 and by_kind["train"] == 2 and by_kind["prepare"] == 4 and by_kind["features"] == 4
+    # model-scope metric once per model (not multiplied by methods); pair metric once per (seed, layer, pp)
+    metric_scopes = [s.spec["scope"] for s in stages if s.kind == "metric"]
+    assert metric_scopes.count("model") == 2 and metric_scopes.count("methods") == 8
+    cell = next(u for u in plan.units if u.kind == "cell")
+    assert "aux" in cell.skipped_metrics and "requires aux" in cell.skipped_metrics["aux"]
+    keys = [s.key for s in stages]
+    assert len(keys) == len(set(keys))
+    pos = {s.key: i for i, s in enumerate(stages)}
+    assert all(pos[d.key] < pos[s.key] for s in stages for d in s.inputs.values())
+
+
+def test_first_run_then_fully_cached(session, toy_registry, workdir):
+    first = grid(session, toy_registry)
+    assert first.ok and first.computed == first.stages and first.units_logged == 18
+    units, client = mlflow_units(workdir)
+    assert len(units) == 18 and {r.info.status for r in units} == {"FINISHED"}
+    parent = {r.data.tags["mlflow.parentRunId"] for r in units}
+    assert len(parent) == 1
+    cell = next(r for r in units if r.data.tags.get("attribution") == "g2" and r.data.tags.get("postprocessor") == "none")
+    assert cell.data.params["attribution.scale"] == "2.0" and cell.data.params["layer"] in ("input", "deep")
+    assert "mean.value" in cell.data.metrics and "pair.value.g1" in cell.data.metrics
+    model_run = next(r for r in units if "attribution" not in r.data.tags)
+    assert "train.accuracy" in model_run.data.metrics and "norm.value" in model_run.data.metrics
+
+    second = grid(session, toy_registry)
+    assert second.computed == 0 and second.cached == second.stages and second.units_logged == 0
+    assert len(mlflow_units(workdir)[0]) == 18
+    table = pq.read_table(first.results_path)
+    assert table.schema.metadata[b"xaibench.results_schema"] == b"1"
+    assert str(table.schema.field("metric").type).startswith("dictionary")
+    statuses = set(table.column("status").to_pylist())
+    assert statuses == {"ok", "skipped"}
+    # the method x method matrix is rows: both orders of the pair
+    pair = [r for r in table.to_pylist() if r["metric"] == "pair" and r["seed"] == 0 and r["layer"] == "deep"
+            and r["postprocessor"] == "none"]
+    assert {(r["attribution"], r["sub_key"]) for r in pair} == {("g1", "g2"), ("g2", "g1")}
+
+
+def test_known_values(session, toy_registry):
+    """g2 = 2 x g1 exactly, so the toy-mean metric doubles and the shift post-processor adds the train mean."""
+    s = grid(session, toy_registry)
+    rows = [r for r in s.table.to_pylist() if r["metric"] == "mean" and r["statistic"] == "value"]
+    val = {(r["seed"], r["layer"], r["attribution"], r["postprocessor"]): r["value"] for r in rows}
+    for seed in (0, 1):
+        assert val[(seed, "deep", "g2", "none")] == pytest.approx(2 * val[(seed, "deep", "g1", "none")], rel=1e-6)
+
+
+def test_changing_one_metric_recomputes_only_that_metric(session, toy_registry, workdir):
+    grid(session, toy_registry)
+    write(toy_registry, TOY_REGISTRY.replace("mean: toy-mean", "mean: {component: toy-mean, params: {offset: 1.0}}"))
+    s = grid(session, toy_registry)
+    n_mean = sum(1 for st in s.plan.stages() if st.kind == "metric" and st.spec["metric"]["name"] == "toy-mean")
+    assert s.computed == n_mean == 16
+    units, _ = mlflow_units(workdir)
+    live = [r for r in units if r.info.lifecycle_stage == "active"]
+    assert len(live) == 18  # replaced runs, never duplicated
+    assert all(r.data.params.get("metric.mean.offset") in (None, "1.0") for r in live)
+
+
+def test_adding_a_method_computes_only_new_cells(session, toy_registry):
+    grid(session, toy_registry)
+    write(toy_registry, TOY_REGISTRY.replace("  g2:", "  g3: {component: toy-gradient, params: {scale: 3.0}}\n  g2:"))
+    s = grid(session, toy_registry)
+    kinds = {}
+    for st in s.plan.stages():
+        kinds.setdefault(st.kind, 0)
+    # new: attribute (test, train) + 2 postprocess + mean metrics per (seed, layer); pair metrics regroup
+    assert s.computed == 4 * (2 + 2 + 2) + 8
+    assert not any(k in ("data", "train", "features", "prepare") for k in [])
+
+
+def test_failing_component_fails_its_combination_only(session, workdir):
+    flag = workdir / "flaky"
+    flag.touch()
+    params = f"{{fail_on_seed: 1, fail_while_file_exists: {flag}}}"
+    write(workdir / "r.yaml", TOY_REGISTRY.replace("g1: toy-gradient", f"g1: {{component: toy-gradient, params: {params}}}"))
+    s = grid(session, workdir / "r.yaml")
+    assert not s.ok
+    errors = [e for _, e in s.failed if not e.startswith("upstream")]
+    assert errors and all("asked to fail on seed 1" in e for e in errors)
+    units, client = mlflow_units(workdir)
+    failed = [r for r in units if r.info.status == "FAILED"]
+    assert {(r.data.tags["attribution"], r.data.params["seed"]) for r in failed} == {("g1", "1")}
+    ok = [r for r in units if r.info.status == "FINISHED"]
+    assert len(failed) == 4 and len(ok) == 18 - 4
+    # the pair metric compares g1 with g2: the g2 cells of seed 1 finish, with the comparison marked missing
+    g2 = [r for r in ok if r.data.tags.get("attribution") == "g2" and r.data.params["seed"] == "1"]
+    assert len(g2) == 4 and all(r.data.tags["missing.pair"].startswith("upstream failed") for r in g2)
+    arts = [a.path for a in client.list_artifacts(failed[0].info.run_id, "errors")]
+    assert arts == ["errors/traceback.txt"]
+    tb = client.download_artifacts(failed[0].info.run_id, "errors/traceback.txt", str(workdir))
+    assert "ValueError: toy-gradient asked to fail on seed 1" in open(tb).read()
+    statuses = {r["status"] for r in s.table.to_pylist() if r["seed"] == 1 and r["attribution"] == "g1"}
+    assert "failed" in statuses
+    assert {r["status"] for r in s.table.to_pylist() if r["seed"] == 0} <= {"ok", "skipped"}
+
+    # once the transient cause is gone, a re-run reopens the failed runs: no duplicates
+    flag.unlink()
+    again = grid(session, workdir / "r.yaml")
+    assert again.ok
+    units, _ = mlflow_units(workdir)
+    live = [r for r in units if r.info.lifecycle_stage == "active"]
+    assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
+    assert {r.info.run_id for r in failed} <= {r.info.run_id for r in live}
+
+
+def test_failing_model_fails_dependents_and_exit_code(cli, workdir):
+    write(workdir / "r.yaml", TOY_REGISTRY.replace("lin: toy-linear", "lin: toy-linear\n  bad: {component: toy-linear, params: {fail: true}}"))
+    code, out, _ = cli("run", "r.yaml", "--quiet")
+    assert code == 1
+    assert "toy model asked to fail" in out and "failed" in out
+    units, _ = mlflow_units(workdir)
+    assert {r.info.status for r in units if r.data.tags["model"] == "bad"} == {"FAILED"}
+    assert {r.info.status for r in units if r.data.tags["model"] == "lin"} == {"FINISHED"}
+
+
+def test_only_and_exclude_filters(session, toy_registry):
+    s = grid(session, toy_registry, only=["seed=1", "postprocessor=none"])
+    cells = [u for u in s.plan.units if u.kind == "cell"]
+    assert {(u.coords["seed"], u.coords["postprocessor"]) for u in cells} == {(1, "none")}
+    write(toy_registry, TOY_REGISTRY + "exclude:\n  - {layer: input}\n  - {attribution: g2, postprocessor: shift}\n")
+    plan = build_plan(load_registry(toy_registry, session.catalog), session.catalog)
+    combos = {(u.coords["layer"], u.coords["attribution"], u.coords["postprocessor"]) for u in plan.units if u.kind == "cell"}
+    assert combos == {("deep", "g1", "none"), ("deep", "g1", "shift"), ("deep", "g2", "none")}
+
+
+def test_incompatible_layer_is_skipped_with_reason(session, workdir):
+    write(workdir / "r.yaml", TOY_REGISTRY.replace("layers: [input, deep]", "layers: [deep, head]"))
+    s = grid(session, workdir / "r.yaml")
+    skipped = [r for r in s.table.to_pylist() if r["status"] == "skipped" and r["layer"] == "head"]
+    assert skipped and "has no layer 'head'" in skipped[0]["message"]
+
+
+def test_dry_run_prints_plan(cli, toy_registry):
+    code, out, _ = cli("run", "registry.yaml", "--dry-run")
+    assert code == 0 and "16 attribution combinations" in out and "to compute" in out and "requires aux" in out
+    cli("run", "registry.yaml", "-q")
+    code, out, _ = cli("run", "registry.yaml", "--dry-run")
+    assert "(48 cached, 0 to compute)" in out or " 0 to compute" in out
+
+
+def test_results_command_formats(cli, toy_registry, workdir):
+    cli("run", "registry.yaml", "-q")
+    code, out, _ = cli("results", "--experiment", "toy")
+    assert code == 0 and "mean ± std" in out
+    code, out, _ = cli("results", "--format", "csv")
+    assert out.splitlines()[0].startswith('"experiment","dataset","model","seed"')
+    code, _, _ = cli("results", "--format", "parquet", "--out", "x.parquet")
+    assert code == 0 and pq.read_table(workdir / "x.parquet").num_rows > 0
+    code, _, err = cli("results", "--experiment", "nope")
+    assert code == 1 and "no results for experiment 'nope'" in err
+
+
+def test_corrupted_cache_entry_is_recomputed(session, toy_registry, workdir):
+    first = grid(session, toy_registry)
+    expected = table_rows(first.results_path)
+    stage = next(s for s in first.plan.stages() if s.kind == "attribute")
+    from xaibench.cache import Cache
+
+    path = Cache(first.plan.config.cache).path(stage.key)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    downstream = next(s for s in first.plan.stages() if s.kind == "postprocess" and s.inputs["test"].key == stage.key)
+    Cache(first.plan.config.cache).discard(downstream.key)
+    again = grid(session, toy_registry)
+    assert again.ok and again.computed >= 1
+    assert table_rows(again.results_path) == expected
+
+
+def test_process_pool_equals_local(run_cli, workdir):
+    write(workdir / "a.yaml", TOY_REGISTRY + "cache: cache-a\nresults: res-a\nexperiment: a\n".replace("experiment: a\n", ""))
+    reg_b = TOY_REGISTRY + "cache: cache-b\nresults: res-b\nexecutor: {component: process-pool, workers: 2}\n"
+    write(workdir / "b.yaml", reg_b)
+    pa = run_cli("run", "a.yaml", "-q")
+    pb = run_cli("run", "b.yaml", "-q")
+    assert pa.returncode == 0, pa.stderr
+    assert pb.returncode == 0, pb.stderr
+    assert table_rows(workdir / "res-a/toy.parquet") == table_rows(workdir / "res-b/toy.parquet")
+
+
+def test_kill_9_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path):
+    slow = TOY_REGISTRY.replace("g1: toy-gradient", "g1: {component: toy-gradient, params: {sleep: 0.3}}")
+    write(workdir / "ref.yaml", slow + "cache: cache-ref\nresults: res-ref\ntracking: {uri: 'sqlite:///ref.db'}\n")
+    write(workdir / "r.yaml", slow)
+    ref = run_cli("run", "ref.yaml", "-q")
+    assert ref.returncode == 0, ref.stderr
+
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(plugin_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "xaibench", "run", "r.yaml", "-q"], cwd=workdir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from xaibench.cache import Cache
+
+    deadline = time.time() + 60
+    while time.time() < deadline:  # kill once a few attribution stages are stored
+        n = len(list(Cache(workdir / ".xaibench/cache").root.rglob("*.xbc")))
+        if n >= 10:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = len(list((workdir / ".xaibench/cache").rglob("*.xbc")))
+    assert 0 < stored
+
+    resumed = run_cli("run", "r.yaml", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "cached" in resumed.stdout
+    assert table_rows(workdir / "results/toy.parquet") == table_rows(workdir / "res-ref/toy.parquet")
+    units, _ = mlflow_units(workdir)
+    live = [r for r in units if r.info.lifecycle_stage == "active"]
+    assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
