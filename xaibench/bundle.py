@@ -9,8 +9,9 @@ implementation and compressed without pickling.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Bundle:
         return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 
     @classmethod
-    def from_splits(cls, splits: Mapping[str, Mapping[str, np.ndarray]], meta: dict | None = None) -> "Bundle":
+    def from_splits(cls, splits: Mapping[str, Mapping[str, np.ndarray]], meta: dict | None = None) -> Bundle:
         arrays = {f"{s}/{k}": np.asarray(v) for s, fields in splits.items() for k, v in fields.items()}
         return cls(arrays, dict(meta or {}))
 
@@ -75,7 +76,7 @@ class Bundle:
         return sink.getvalue().to_pybytes()
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> "Bundle":
+    def from_bytes(cls, payload: bytes) -> Bundle:
         import pyarrow as pa
 
         reader = pa.ipc.open_file(pa.py_buffer(payload))

@@ -18,7 +18,8 @@ name under the same kind are an error that names both plugins.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -66,5 +67,5 @@ def register_executors(register: Register) -> None:
 
 
 @hookspec
-def register_commands(cli: "click.Group") -> None:
+def register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``xaibench`` click group: ``cli.add_command(cmd)``."""

@@ -185,13 +185,9 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
         if why:
             skipped.append(Skip(acoords, why))
             continue
-        attr = {}
-
-        def attribute(split: str) -> Stage:
-            if split not in attr:
-                attr[split] = Stage("attribute", {"method": a_ref.identity(), "layer": layer, "split": split, "seed": seed},
-                                    {"data": data, "model": train}, label=f"{a_alias} {split} {lcoords['model']}/seed{seed}/{layer}")
-            return attr[split]
+        attr = {split: Stage("attribute", {"method": a_ref.identity(), "layer": layer, "split": split, "seed": seed},
+                             {"data": data, "model": train}, label=f"{a_alias} {split} {lcoords['model']}/seed{seed}/{layer}")
+                for split in ("test", "train")}  # a train stage enters the plan only if something uses it
 
         for p_alias in pp_aliases:
             ccoords = {**acoords, "postprocessor": p_alias or ""}
@@ -200,7 +196,7 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
             refs = {"dataset": config.of("dataset")[lcoords["dataset"]], "model": config.of("model")[lcoords["model"]],
                     "attribution": a_ref}
             if p_alias is None:
-                out = attribute("test")
+                out = attr["test"]
             else:
                 pp, p_ref = comps["postprocessor"][p_alias], config.of("postprocessor")[p_alias]
                 refs["postprocessor"] = p_ref
@@ -208,9 +204,9 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
                 if why:
                     skipped.append(Skip(ccoords, why))
                     continue
-                inputs = {"test": attribute("test")}
+                inputs = {"test": attr["test"]}
                 if pp.needs_train_attributions:
-                    inputs["train"] = attribute("train")
+                    inputs["train"] = attr["train"]
                 if pp.needs_features:
                     if features is None:
                         features = Stage("features", {"layer": layer, "splits": ["train", "test"]}, {"data": data, "model": train},
@@ -232,7 +228,7 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
                     continue
                 spec = {"metric": config.of("metric")[m_alias].identity(), "seed": seed, "scope": "attribution",
                         "layer": layer, "method": a_ref.identity()}
-                evaluated = attribute("test") if metric.needs_raw_attributions else out
+                evaluated = attr["test"] if metric.needs_raw_attributions else out
                 stage = Stage("metric", spec, {"data": data, "model": train, "attributions": evaluated},
                               label=f"{m_alias} {cell.name}")
                 cell.metrics.append(MetricLink(m_alias, "attribution", stage))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-_current: "GridProgress | None" = None
+_current: GridProgress | None = None
 
 
 class GridProgress:
@@ -25,7 +25,7 @@ class GridProgress:
         )
         self.grid = self.progress.add_task("stages", total=total)
 
-    def __enter__(self) -> "GridProgress":
+    def __enter__(self) -> GridProgress:
         global _current
         self.progress.__enter__()
         _current = self

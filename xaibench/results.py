@@ -9,8 +9,9 @@ Documented in ``docs/results.md``; the schema version is in the file metadata.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 SCHEMA_VERSION = "1"
 STRING_COLUMNS = ("experiment", "dataset", "model", "layer", "attribution", "postprocessor", "metric", "statistic",

@@ -13,8 +13,9 @@ import random
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .bundle import Bundle
 from .cache import Cache, CorruptEntry
@@ -37,7 +38,7 @@ class Stage:
 
     kind: str
     spec: dict[str, Any]
-    inputs: dict[str, "Stage"] = field(default_factory=dict)
+    inputs: dict[str, Stage] = field(default_factory=dict)
     label: str = ""
     resources: dict[str, float] = field(default_factory=lambda: {"num_cpus": 1})
     key: str = field(init=False)

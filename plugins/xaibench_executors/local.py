@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from xaibench.components import Executor
 from xaibench.scheduling import DependencyTracker

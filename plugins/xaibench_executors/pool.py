@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Callable, Sequence
 
 from xaibench.components import Executor, Params
 from xaibench.scheduling import DependencyTracker

@@ -24,8 +24,8 @@ class AttributionRequest:
     """
 
     model: Any
-    data: "Bundle"
-    data_info: "DatasetInfo"
+    data: Bundle
+    data_info: DatasetInfo
     split: str
     layer: str
     seed: int
@@ -42,9 +42,9 @@ class AttributionMethod(Component):
 
     kind: ClassVar[str] = "attribution"
 
-    def incompatibility(self, model_info: "ModelInfo", layer: str) -> str | None:
+    def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
         """Return why this method cannot explain ``layer`` of such a model, or ``None``."""
         return None
 
-    def attribute(self, request: AttributionRequest) -> "np.ndarray":
+    def attribute(self, request: AttributionRequest) -> np.ndarray:
         raise NotImplementedError

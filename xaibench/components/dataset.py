@@ -70,7 +70,7 @@ class Dataset(Component):
     def info(self) -> DatasetInfo:
         raise NotImplementedError
 
-    def load(self, seed: int) -> "Bundle":
+    def load(self, seed: int) -> Bundle:
         raise NotImplementedError
 
 

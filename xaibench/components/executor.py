@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from .base import Component
 
@@ -26,8 +27,8 @@ class Executor(Component):
 
     def execute(
         self,
-        stages: Sequence["Stage"],
-        runner: "StageRunner",
-        notify: Callable[["Stage", "StageOutcome"], None],
+        stages: Sequence[Stage],
+        runner: StageRunner,
+        notify: Callable[[Stage, StageOutcome], None],
     ) -> None:
         raise NotImplementedError

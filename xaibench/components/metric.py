@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .base import Component
 
@@ -51,16 +52,16 @@ class MetricContext:
       same method's attributions (``"none"``-like identity first when present).
     """
 
-    data: "Bundle"
-    data_info: "DatasetInfo"
-    model_info: "ModelInfo"
+    data: Bundle
+    data_info: DatasetInfo
+    model_info: ModelInfo
     seed: int
     load_model: Callable[[], Any]
     layer: str | None = None
     memory_budget_mb: int = 2048
-    method: "AttributionMethod | None" = None
-    attributions: "np.ndarray | None" = None
-    group: dict[str, "np.ndarray"] = field(default_factory=dict)
+    method: AttributionMethod | None = None
+    attributions: np.ndarray | None = None
+    group: dict[str, np.ndarray] = field(default_factory=dict)
     training: dict[str, float] = field(default_factory=dict)
 
 
@@ -82,7 +83,7 @@ class Metric(Component):
     needs_raw_attributions: ClassVar[bool] = False
     """Evaluate the method's raw attributions (before post-processing) once, for every post-processor."""
 
-    def incompatibility(self, model_info: "ModelInfo", layer: str | None) -> str | None:
+    def incompatibility(self, model_info: ModelInfo, layer: str | None) -> str | None:
         return None
 
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:

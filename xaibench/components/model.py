@@ -39,20 +39,20 @@ class Model(Component):
 
     kind: ClassVar[str] = "model"
 
-    def info(self, data: "DatasetInfo") -> ModelInfo:
+    def info(self, data: DatasetInfo) -> ModelInfo:
         return ModelInfo()
 
-    def train(self, data: "Bundle", seed: int) -> "Bundle":
+    def train(self, data: Bundle, seed: int) -> Bundle:
         """Train on ``data`` under ``seed``; return the weights as a Bundle of arrays.
 
         ``meta["metrics"]`` (a flat dict of floats) is logged to the model's run.
         """
         raise NotImplementedError
 
-    def load(self, data: "DatasetInfo", state: "Bundle") -> Any:
+    def load(self, data: DatasetInfo, state: Bundle) -> Any:
         """Rebuild the trained model from :meth:`train`'s output, ready for inference."""
         raise NotImplementedError
 
-    def features(self, model: Any, data: "Bundle", split: str, layer: str) -> "np.ndarray":
+    def features(self, model: Any, data: Bundle, split: str, layer: str) -> np.ndarray:
         """Feature map of ``split`` at ``layer``: ``(N, D_l, H_l, W_l)`` float32."""
         raise NotImplementedError

@@ -30,14 +30,14 @@ class PostProcessor(Component):
     needs_features: ClassVar[bool] = False
     needs_train_attributions: ClassVar[bool] = False
 
-    def prepare(self, features: "Bundle | None", seed: int) -> "Bundle | None":
+    def prepare(self, features: Bundle | None, seed: int) -> Bundle | None:
         return None
 
     def apply(
         self,
-        state: "Bundle | None",
-        test: "np.ndarray",
-        train: "np.ndarray | None",
-    ) -> "np.ndarray":
+        state: Bundle | None,
+        test: np.ndarray,
+        train: np.ndarray | None,
+    ) -> np.ndarray:
         """``test``/``train``: ``(N, classes, H_l, W_l)``; return the test shape."""
         raise NotImplementedError

@@ -7,7 +7,8 @@ rely only on it, so any third-party model that implements it can be explained.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +33,7 @@ class SplittableModel(Protocol):
 
     layer_names: tuple[str, ...]
 
-    def __call__(self, x: "torch.Tensor", aux: "torch.Tensor | None" = None) -> "torch.Tensor": ...
+    def __call__(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor: ...
 
     def split(self, layer: str) -> tuple[Body, Head]: ...
 

@@ -44,7 +44,7 @@ class ToyData(Dataset):
     def load(self, seed: int) -> Bundle:
         rng = np.random.default_rng(seed)
         splits = {}
-        for i, split in enumerate(("train", "val", "test")):
+        for split in ("train", "val", "test"):
             x = rng.random((self.params.n, 2, self.params.size, self.params.size), dtype=np.float32)
             mask = (x[:, 0] * 3).astype(np.int64).clip(0, 2)
             labels = np.stack([(mask == c).mean(axis=(1, 2)) > 0.1 for c in range(3)], 1).astype(np.float32)

@@ -1,0 +1,21 @@
+"""Built-in metrics, registered through the xaibench entry-point group like any third party's.
+
+Only light modules are imported here; torch, sklearn and Quantus load when a metric runs.
+"""
+
+from __future__ import annotations
+
+from xaibench import hookimpl
+
+from .entropy import XaiEntropy
+from .quantus_metrics import MaxSensitivity, QuantusMetric
+from .segmentation import SegmentationAgreement
+from .similarity import OriginalVsHarmonized, PearsonSimilarity
+
+METRICS = (PearsonSimilarity, SegmentationAgreement, OriginalVsHarmonized, MaxSensitivity, XaiEntropy, QuantusMetric)
+
+
+@hookimpl
+def register_metrics(register):
+    for metric in METRICS:
+        register(metric)

@@ -1,0 +1,23 @@
+"""The identity post-processor: attributions as the method produced them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from xaibench.components import PostProcessor
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from xaibench.bundle import Bundle
+
+
+class NoPostProcess(PostProcessor):
+    """Identity: returns the test attributions unchanged."""
+
+    name: ClassVar[str] = "none"
+    version: ClassVar[str] = "1"
+
+    def apply(self, state: Bundle | None, test: np.ndarray, train: np.ndarray | None) -> np.ndarray:
+        """``test`` itself, any shape."""
+        return test
