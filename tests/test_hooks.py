@@ -14,6 +14,7 @@ from xaibench.components import (
     AttributionMethod,
     Dataset,
     Executor,
+    KnnBackend,
     Metric,
     Model,
     PostProcessor,
@@ -43,6 +44,7 @@ BASES = {
     "register_metrics": ("metric", Metric),
     "register_trackers": ("tracker", Tracker),
     "register_executors": ("executor", Executor),
+    "register_knn_backends": ("knn_backend", KnnBackend),
 }
 
 

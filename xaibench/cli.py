@@ -69,8 +69,21 @@ def plugins() -> None:
     for kind, entries in catalog.entries.items():
         for name in sorted(entries):
             e = entries[name]
-            comps.add_row(kind, name, e.plugin, e.cls.version, e.cls.describe())
+            desc = e.cls.describe()
+            why = _unavailable(e.cls)
+            comps.add_row(kind, name, e.plugin, e.cls.version, f"[red]unavailable: {why}[/red]" if why else desc)
     out.print(comps)
+
+
+def _unavailable(cls) -> str | None:
+    """Why a component that can tell (``available()``, e.g. a GPU-only kNN backend) cannot run here."""
+    check = getattr(cls, "available", None)
+    if check is None:
+        return None
+    try:
+        return cls().available()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 @cli.command()

@@ -67,5 +67,11 @@ def register_executors(register: Register) -> None:
 
 
 @hookspec
+def register_knn_backends(register: Register) -> None:
+    """Register nearest-neighbour backends (subclasses of :class:`xaibench.components.KnnBackend`)
+    that feature-space post-processors such as ``harmonize`` choose by name."""
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``xaibench`` click group: ``cli.add_command(cmd)``."""

@@ -13,3 +13,11 @@ from .identity import NoPostProcess
 def register_postprocessors(register):
     register(NoPostProcess)
     register(Harmonize)
+
+
+@hookimpl
+def register_knn_backends(register):
+    from .knn import BACKENDS
+
+    for cls in BACKENDS.values():
+        register(cls)

@@ -4,6 +4,7 @@ from .attribution import AttributionMethod, AttributionRequest
 from .base import Component, Params
 from .dataset import Band, Dataset, DatasetInfo, info_from_dict, info_to_dict
 from .executor import Executor
+from .knn import KnnBackend
 from .metric import Metric, MetricContext, MetricValue, Scope
 from .model import Model, ModelInfo
 from .postprocessor import PostProcessor
@@ -18,6 +19,7 @@ KINDS: dict[str, type[Component]] = {
     "metric": Metric,
     "tracker": Tracker,
     "executor": Executor,
+    "knn_backend": KnnBackend,
 }
 """Component kind -> base class."""
 
@@ -30,6 +32,7 @@ __all__ = [
     "Dataset",
     "DatasetInfo",
     "Executor",
+    "KnnBackend",
     "Metric",
     "MetricContext",
     "MetricValue",

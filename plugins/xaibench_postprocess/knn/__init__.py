@@ -33,9 +33,16 @@ for _cls in (FaissFlat, FaissIVF, FaissHNSW, TorchBrute, CumlBrute, SklearnBrute
     register_backend(_cls)
 
 
+def _catalog_backends() -> dict[str, type]:
+    """Backends registered through the ``register_knn_backends`` hook (third parties' included)."""
+    from xaibench.plugins import get_session
+
+    return {name: e.cls for name, e in get_session().catalog.entries["knn_backend"].items()}
+
+
 def backend_names() -> tuple[str, ...]:
-    """``"auto"`` followed by every registered backend name."""
-    return (AUTO, *BACKENDS)
+    """``"auto"`` followed by every backend name: this package's and those other plugins register."""
+    return (AUTO, *dict.fromkeys([*BACKENDS, *_catalog_backends()]))
 
 
 def resolve_auto() -> str:
@@ -51,10 +58,9 @@ def get_backend(name: str) -> KnnBackend:
     """An instance of the backend called ``name`` (default options); ``"auto"`` is resolved."""
     if name == AUTO:
         name = resolve_auto()
-    try:
-        cls = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown kNN backend {name!r}; known: {', '.join(backend_names())}") from None
+    cls = BACKENDS.get(name) or _catalog_backends().get(name)
+    if cls is None:
+        raise ValueError(f"unknown kNN backend {name!r}; known: {', '.join(backend_names())}")
     return cls()
 
 

@@ -15,6 +15,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from xaibench.components import KnnBackend as KnnBackendBase
+
 Metric = Literal["cosine", "euclidean"]
 METRICS: tuple[str, ...] = ("cosine", "euclidean")
 
@@ -29,7 +31,7 @@ class KnnBackendUnavailable(RuntimeError):
     """Raised when a backend is asked to search but cannot run here."""
 
 
-class KnnBackend:
+class KnnBackend(KnnBackendBase):
     """Exact or approximate k-nearest-neighbour search over float32 vectors.
 
     Class attributes: ``name`` (the registry name, e.g. ``"faiss"``) and ``exact``
