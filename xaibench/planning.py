@@ -140,7 +140,8 @@ def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
                 if reason:
                     skipped.append(Skip(mcoords, reason))
                     continue
-                data = Stage("data", {"dataset": d_ref.identity(), "seed": seed}, label=f"data {d_alias} seed{seed}")
+                data_seed = seed if comps["dataset"][d_alias].varies_with_seed() else 0
+                data = Stage("data", {"dataset": d_ref.identity(), "seed": data_seed}, label=f"data {d_alias} seed{data_seed}")
                 train = Stage("train", {"model": m_ref.identity(), "seed": seed}, {"data": data},
                               label=f"train {d_alias}/{m_alias}/seed{seed}")
                 unit = Unit("model", mcoords, {"dataset": d_ref, "model": m_ref}, train)

@@ -1,0 +1,53 @@
+"""Band and class tables shared by the synthetic datasets (pure Python, cheap to import)."""
+
+from __future__ import annotations
+
+from xaibench.components import Band
+
+S2_BANDS: tuple[Band, ...] = tuple(
+    Band(name, wavelength, "s2", "reflectance")
+    for name, wavelength in (
+        ("B1", 442.7),
+        ("B2", 492.4),
+        ("B3", 559.8),
+        ("B4", 664.6),
+        ("B5", 704.1),
+        ("B6", 740.5),
+        ("B7", 782.8),
+        ("B8", 832.8),
+        ("B8A", 864.7),
+        ("B9", 945.1),
+        ("B10", 1373.5),
+        ("B11", 1613.7),
+        ("B12", 2202.4),
+    )
+)
+"""The 13 Sentinel-2 MSI bands (Sentinel-2A central wavelengths, nm), in L1C order."""
+
+S2_NAMES: tuple[str, ...] = tuple(b.name for b in S2_BANDS)
+
+SAR_DB_RANGE: tuple[float, float] = (-30.0, 5.0)
+"""Backscatter range (dB) mapped linearly onto [0, 1]: ``x = (dB + 30) / 35``, clipped."""
+
+S1_BANDS: dict[str, Band] = {pol: Band(pol, 0.0, "s1", "dB scaled: (dB + 30) / 35") for pol in ("VV", "VH")}
+"""Sentinel-1 C-band polarisations, backscatter scaled to [0, 1] by :data:`SAR_DB_RANGE`."""
+
+DFC2020_CLASSES: tuple[str, ...] = (
+    "Forest",
+    "Shrubland",
+    "Grassland",
+    "Wetland",
+    "Cropland",
+    "Urban/Built-up",
+    "Barren",
+    "Water",
+)
+"""The 8 DFC2020 land-cover classes (the simplified IGBP scheme, without Savanna and Snow/Ice)."""
+
+FOREST, SHRUBLAND, GRASSLAND, WETLAND, CROPLAND, URBAN, BARREN, WATER = range(8)
+
+SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1, "test": 2}
+"""Split -> integer mixed into every per-sample seed, so the three splits never share a sample."""
+
+SPLIT_NAMES: dict[int, str] = {code: name for name, code in SPLIT_CODES.items()}
+"""Integer split code -> split name."""

@@ -1,0 +1,220 @@
+"""``synth-weather-forecast``: EarthNet2021-like minicubes whose NDVI responds to known weather."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+import xaibench.components as xc
+
+from .bands import S2_BANDS, SPLIT_NAMES
+from .base import SynthDataset
+from .params import SplitParams
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RegimeName = Literal["wet-mild", "dry-hot", "cold-stable", "stormy", "temperate"]
+_REGIMES: tuple[str, ...] = ("wet-mild", "dry-hot", "cold-stable", "stormy", "temperate")  # = weather.REGIME_NAMES
+CHANNELS: tuple[str, ...] = ("B2", "B3", "B4", "B8A", "elevation", "cloud_mask")
+_SENSITIVITY_SERIES = 100  # reference series per regime for info().extra["sensitivity"]
+
+
+class ForecastParams(SplitParams):
+    """Cube sizes, frames, regimes, clouds and noise."""
+
+    n_train: int = Field(128, ge=0, description="training cubes")
+    n_val: int = Field(32, ge=0, description="validation cubes")
+    n_test: int = Field(32, ge=0, description="test cubes")
+    patch_size: int = Field(32, ge=16, le=256, description="cube side in pixels (EarthNet2021: 128)")
+    context_frames: int = Field(10, ge=1, le=100, description="frames given to the model")
+    target_frames: int = Field(20, ge=1, le=100, description="frames to forecast")
+    days_per_frame: int = Field(5, ge=1, le=30, description="days between frames (Sentinel-2 revisit: 5)")
+    train_regimes: tuple[RegimeName, ...] | None = Field(None, description="regimes of train/val cubes; None: all")
+    test_regimes: tuple[RegimeName, ...] | None = Field(None, description="regimes of test cubes; None: all")
+    cloud_probability: float = Field(0.15, ge=0.0, le=1.0, description="base chance that a frame is cloudy")
+    noise: float = Field(0.01, ge=0.0, le=0.5, description="std of additive reflectance noise")
+    region_scale: float = Field(0.15, gt=0.0, le=1.0, description="smoothness of land-cover regions")
+
+    @field_validator("train_regimes", "test_regimes")
+    @classmethod
+    def _non_empty(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and (not v or len(set(v)) != len(v)):
+            raise ValueError("needs at least one regime, without repeats")
+        return v
+
+    def regimes(self, split: str) -> tuple[int, ...]:
+        names = self.test_regimes if split == "test" else self.train_regimes
+        return tuple(_REGIMES.index(r) for r in (names or _REGIMES))
+
+    @property
+    def frames(self) -> int:
+        return self.context_frames + self.target_frames
+
+    @property
+    def days(self) -> int:
+        return self.frames * self.days_per_frame
+
+    def observation_days(self) -> list[int]:
+        """Day (0-based, in the weather series) each frame is observed: the last of its window."""
+        return [(f + 1) * self.days_per_frame - 1 for f in range(self.frames)]
+
+
+class SynthWeatherForecast(SynthDataset):
+    """Synthetic EarthNet2021-like minicubes: forecast NDVI from context frames and daily weather.
+
+    Each cube draws a weather regime and 60 days of hidden spin-up plus
+    ``(context_frames + target_frames) * days_per_frame`` days of weather; vegetation
+    vigour follows a known response (:mod:`.weather`: precipitation strongest, rising
+    then declining; temperature weaker; pressure and min/max temperature none) and sets
+    each pixel's NDVI (:mod:`.cubes`).  Arrays per split:
+
+    - ``context (N, T_c, 6, S, S)`` / ``target (N, T_t, 6, S, S)`` float32: channels
+      B2, B3, B4, B8A (reflectance 0-1, clouds included), elevation (normalised, static),
+      cloud mask (0/1);
+    - ``weather (N, T, 5)`` float32 normalised daily precipitation, sea-level pressure,
+      mean, min, max temperature (``T = frames * days_per_frame``; units in ``info().extra``);
+    - ``regime (N,)`` int64; ``target_ndvi (N, T_t, S, S)`` float32 noise- and cloud-free;
+    - ``vigour (N, T)`` float32 daily latent vigour, ``initial_state (N, 2)`` (vigour and
+      10-day mean precipitation (mm) at day 0: with :func:`.weather.vigour` they reproduce
+      ``vigour`` from ``weather``); ``landcover (N, S, S)`` int64; ``ndvi_amp (N, S, S)``
+      float32 (a pixel's NDVI = ``base + ndvi_amp * vigour``).
+
+    ``info().extra["sensitivity"]`` holds the true marginal sensitivities of the mean
+    target-frame vigour to each weather variable (per normalised unit, shifting the
+    variable on every day), estimated on reference series of the test regimes.
+    """
+
+    name: ClassVar[str] = "synth-weather-forecast"
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[ForecastParams]] = ForecastParams
+    params: ForecastParams
+    chunk_size: ClassVar[int] = 32
+
+    def info(self) -> xc.DatasetInfo:
+        from . import weather as w
+
+        p = self.params
+        s2 = {b.name: b for b in S2_BANDS}
+        bands = (
+            s2["B2"], s2["B3"], s2["B4"], s2["B8A"],
+            xc.Band("elevation", 0.0, "static", "normalised 0-1"),
+            xc.Band("cloud_mask", 0.0, "mask", "0/1"),
+        )  # fmt: skip
+        sens = copy.deepcopy(_sensitivity(p.regimes("test"), p.context_frames, p.target_frames, p.days_per_frame))
+        return xc.DatasetInfo(
+            name=self.name,
+            task="forecast",
+            classes=("ndvi",),
+            bands=bands,
+            modalities=("s2", "static", "mask"),
+            provides=frozenset({"time", "weather", "clouds", "regime", "forecast"}),
+            extra={
+                "channels": list(CHANNELS),
+                "context_frames": p.context_frames,
+                "target_frames": p.target_frames,
+                "days_per_frame": p.days_per_frame,
+                "observation_days": p.observation_days(),
+                "weather_variables": list(w.VARIABLES),
+                "weather_units": dict(w.UNITS),
+                "regimes": [vars(r) for r in w.REGIMES],
+                "split_regimes": {s: [_REGIMES[i] for i in p.regimes(s)] for s in ("train", "val", "test")},
+                "response": {
+                    "vigour": "v += KAPPA * (B_P * r_P(Pbar) + B_T * r_T(T_mean) - v) daily",
+                    "r_P": "(Pbar / P_OPT) * exp(1 - Pbar / P_OPT), Pbar = EMA of precipitation (mm/day), time constant TAU_P days",
+                    "r_T": "exp(-((T_mean - T_OPT) / T_WIDTH)^2)",
+                    "ndvi": "base + amp * v per pixel",
+                    "constants": {
+                        "KAPPA": w.KAPPA,
+                        "B_P": w.B_P,
+                        "B_T": w.B_T,
+                        "P_OPT": w.P_OPT,
+                        "TAU_P": w.TAU_P,
+                        "T_OPT": w.T_OPT,
+                        "T_WIDTH": w.T_WIDTH,
+                        "SPIN_UP": w.SPIN_UP,
+                    },
+                },
+                "sensitivity": sens,
+                "sensitivity_rank": sorted(w.VARIABLES, key=lambda v: -sens["overall"][v]["mean_abs"]),
+            },
+        )
+
+    def chunk(self, data_seed: int, split: int, start: int, n: int) -> dict[str, np.ndarray]:
+        import numpy as np
+
+        from . import cubes
+        from . import weather as w
+        from .fields import Stream, normal, sample_rngs
+        from .params import DEFAULT_PRIORS
+        from .scenes import SceneConfig, make_layout
+
+        p = self.params
+        allowed = np.array(p.regimes(SPLIT_NAMES[split]))
+        weather_rngs = sample_rngs(data_seed, split, start, n, Stream.WEATHER)
+        regime = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
+        physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days)
+        _, initial = w.vigour(physical[:, : w.SPIN_UP])
+        physical = physical[:, w.SPIN_UP :]
+        vig, _ = w.vigour(physical, initial)
+        v_obs = vig[:, p.observation_days()].astype(np.float32)  # (N, F)
+
+        cfg = SceneConfig(size=p.patch_size, region_scale=p.region_scale, noise=p.noise)
+        layout = make_layout(sample_rngs(data_seed, split, start, n, Stream.SCENE), np.asarray(DEFAULT_PRIORS), cfg)
+        base, amp, bright = cubes.pixel_parameters(layout)
+        elevation = cubes.elevation_map(layout.rngs, p.patch_size)
+        ndvi = base[:, None] + amp[:, None] * v_obs[:, :, None, None]  # (N, F, S, S)
+        cube = np.empty((n, p.frames, len(CHANNELS), p.patch_size, p.patch_size), dtype=np.float32)
+        cube[:, :, :4] = cubes.reflectance(ndvi, bright[:, None])
+        if p.noise > 0:
+            for s, rng in enumerate(layout.rngs):
+                cube[s, :, :4] += np.float32(p.noise) * normal(rng, cube.shape[1:2] + (4,) + cube.shape[3:])
+        wet = (physical[:, :, 0] > 0).reshape(n, p.frames, p.days_per_frame).mean(axis=2)
+        clouds = cubes.cloud_masks(
+            sample_rngs(data_seed, split, start, n, Stream.CLOUDS), wet, p.cloud_probability, p.patch_size
+        )
+        cube[:, :, :4] = np.where(clouds[:, :, None], cubes.CLOUD_BGRN[None, None, :, None, None], cube[:, :, :4])
+        np.clip(cube[:, :, :4], 0.0, 1.0, out=cube[:, :, :4])
+        cube[:, :, 4] = elevation[:, None]
+        cube[:, :, 5] = clouds
+        tc = p.context_frames
+        return {
+            "context": cube[:, :tc],
+            "target": cube[:, tc:],
+            "weather": w.to_normalised(physical),
+            "regime": regime,
+            "target_ndvi": ndvi[:, tc:].astype(np.float32),
+            "vigour": vig.astype(np.float32),
+            "initial_state": initial.astype(np.float32),
+            "landcover": layout.mask,
+            "ndvi_amp": amp.astype(np.float32),
+        }
+
+
+@functools.lru_cache(maxsize=16)
+def _sensitivity(regimes: tuple[int, ...], context: int, target: int, days_per_frame: int) -> dict[str, Any]:
+    """True sensitivities on ``_SENSITIVITY_SERIES`` reference series per regime (fixed seeds)."""
+    import numpy as np
+
+    from . import weather as w
+
+    frames = context + target
+    days = frames * days_per_frame
+    target_days = np.arange(context, frames) * days_per_frame + days_per_frame - 1
+    out: dict[str, Any] = {"unit": "vigour per normalised unit, variable shifted on all days", "per_regime": {}}
+    weather, init = [], []
+    for k in regimes:
+        rngs = [np.random.default_rng([20211, k, i]) for i in range(_SENSITIVITY_SERIES)]
+        phys = w.simulate_weather(rngs, np.full(len(rngs), k), w.SPIN_UP + days)
+        init.append(w.vigour(phys[:, : w.SPIN_UP])[1])
+        weather.append(phys[:, w.SPIN_UP :])
+        out["per_regime"][w.REGIME_NAMES[k]] = w.sensitivities(weather[-1], init[-1], target_days)
+    weather_all, init_all = np.concatenate(weather), np.concatenate(init)
+    out["overall"] = w.sensitivities(weather_all, init_all, target_days)
+    std = w.to_normalised(weather_all).reshape(-1, len(w.VARIABLES)).std(axis=0)
+    for j, name in enumerate(w.VARIABLES):
+        out["overall"][name]["per_std"] = out["overall"][name]["mean_abs"] * float(std[j])
+    return out
