@@ -25,7 +25,7 @@ class KnnBackend(Component):
     def available(self) -> str | None:
         return None
 
-    def search(self, train: "np.ndarray", queries: "np.ndarray", k: int, metric: str = "cosine") -> "np.ndarray":
+    def search(self, train: np.ndarray, queries: np.ndarray, k: int, metric: str = "cosine") -> np.ndarray:
         """``train`` ``(M, D)``, ``queries`` ``(Q, D)`` float32; ``metric`` ``"cosine"`` or
         ``"euclidean"``.  Returns ``(Q, k)`` int64 indices into ``train``, nearest first."""
         raise NotImplementedError
