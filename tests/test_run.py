@@ -257,3 +257,17 @@ def test_kill_9_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path):
     units, _ = mlflow_units(workdir)
     live = [r for r in units if r.info.lifecycle_stage == "active"]
     assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
+
+
+def test_plugin_error_during_planning_is_one_line(cli, workdir, monkeypatch):
+    import xaibench_toy.plugin as toy
+
+    def broken(self, data):
+        raise RuntimeError("layer table missing")
+
+    monkeypatch.setattr(toy.ToyLinear, "info", broken)
+    write(workdir / "r.yaml", TOY_REGISTRY)
+    code, out, err = cli("run", "r.yaml", "--dry-run")
+    assert code == 2
+    assert "error: model 'lin' (component 'toy-linear' of plugin 'toy'): info() raised RuntimeError: layer table missing" in err
+    assert "Traceback" not in err

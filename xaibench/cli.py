@@ -142,12 +142,16 @@ def _print_plan(config, session) -> None:
         if total[kind]:
             table.add_row(kind, str(total[kind]), str(cached[kind]), str(total[kind] - cached[kind]))
     out.print(table)
-    skips = [(u.name, f"metric {m}", why) for u in plan.units for m, why in u.skipped_metrics.items()]
-    skips += [("/".join(str(v) for v in s.coords.values()), s.metric or "", s.reason) for s in plan.skipped]
+    skips: dict[str, list[str]] = {}
+    for u in plan.units:
+        for why in u.skipped_metrics.values():
+            skips.setdefault(why, []).append(u.name)
+    for skip in plan.skipped:
+        skips.setdefault(skip.reason, []).append("/".join(str(v) for v in skip.coords.values()))
     if skips:
-        st = Table("skipped combination", "what", "why", title=f"{len(skips)} skipped as incompatible")
-        for row in skips:
-            st.add_row(*row)
+        st = Table("why", "combinations", "e.g.", title=f"{sum(map(len, skips.values()))} skipped as incompatible")
+        for why, names in sorted(skips.items()):
+            st.add_row(why, str(len(names)), names[0])
         out.print(st)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from .catalog import Catalog
 from .components import DatasetInfo, ModelInfo
 from .config import ComponentRef, Filter, RegistryConfig
+from .errors import PluginError
 from .hashing import stable_hash
 from .stages import Stage
 
@@ -117,20 +118,32 @@ def _missing(requires: frozenset[str], provides: frozenset[str], what: str) -> s
     return f"{what} requires {', '.join(lacking)}, which this combination does not provide" if lacking else None
 
 
+def _guard(ref: ComponentRef, what: str, fn, *args):
+    """Call plugin code during planning; a failure names the component and its plugin in one line."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise PluginError(f"{ref.kind} {ref.alias!r} (component {ref.name!r} of plugin {ref.plugin!r}): {what} raised {msg}") from exc
+
+
 def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
     units: list[Unit] = []
     skipped: list[Skip] = []
-    comps = {kind: {a: catalog.create(kind, r.name, r.params) for a, r in refs.items()} for kind, refs in config.components.items()}
+    comps = {kind: {a: _guard(r, "creating it", catalog.create, kind, r.name, r.params) for a, r in refs.items()}
+             for kind, refs in config.components.items()}
     metrics_by_scope: dict[str, list[str]] = defaultdict(list)
     for alias, metric in comps["metric"].items():
         metrics_by_scope[metric.scope].append(alias)
     pp_aliases: list[str | None] = list(config.of("postprocessor")) or [None]
 
     for d_alias, d_ref in config.of("dataset").items():
-        d_info: DatasetInfo = comps["dataset"][d_alias].info()
+        dataset = comps["dataset"][d_alias]
+        d_info: DatasetInfo = _guard(d_ref, "info()", dataset.info)
+        shared_data = not _guard(d_ref, "varies_with_seed()", dataset.varies_with_seed)
         for m_alias, m_ref in config.of("model").items():
             model = comps["model"][m_alias]
-            m_info: ModelInfo = model.info(d_info)
+            m_info: ModelInfo = _guard(m_ref, "info()", model.info, d_info)
             provides = d_info.provides | m_info.provides
             for seed in config.seeds:
                 mcoords = {"dataset": d_alias, "model": m_alias, "seed": seed}
@@ -140,14 +153,14 @@ def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
                 if reason:
                     skipped.append(Skip(mcoords, reason))
                     continue
-                data_seed = seed if comps["dataset"][d_alias].varies_with_seed() else 0
+                data_seed = 0 if shared_data else seed
                 data = Stage("data", {"dataset": d_ref.identity(), "seed": data_seed}, label=f"data {d_alias} seed{data_seed}")
                 train = Stage("train", {"model": m_ref.identity(), "seed": seed}, {"data": data},
                               label=f"train {d_alias}/{m_alias}/seed{seed}")
                 unit = Unit("model", mcoords, {"dataset": d_ref, "model": m_ref}, train)
                 for alias in metrics_by_scope["model"]:
                     metric = comps["metric"][alias]
-                    why = _missing(metric.requires, provides, f"metric {alias!r}") or metric.incompatibility(m_info, None)
+                    why = _missing(metric.requires, provides, f"metric {alias!r}") or _guard(config.of("metric")[alias], "incompatibility()", metric.incompatibility, m_info, None)
                     if not selected(config, {**mcoords, "metric": alias}):
                         continue
                     if why:
@@ -182,7 +195,7 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
         acoords = {**lcoords, "attribution": a_alias}
         if not selected(config, acoords):
             continue
-        why = _missing(method.requires, provides, f"attribution {a_alias!r}") or method.incompatibility(m_info, layer)
+        why = _missing(method.requires, provides, f"attribution {a_alias!r}") or _guard(a_ref, "incompatibility()", method.incompatibility, m_info, layer)
         if why:
             skipped.append(Skip(acoords, why))
             continue
@@ -223,7 +236,7 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
                 metric = comps["metric"][m_alias]
                 if not selected(config, {**ccoords, "metric": m_alias}):
                     continue
-                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or metric.incompatibility(m_info, layer)
+                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or _guard(config.of("metric")[m_alias], "incompatibility()", metric.incompatibility, m_info, layer)
                 if why:
                     cell.skipped_metrics[m_alias] = why
                     continue
@@ -246,7 +259,7 @@ def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_ali
                     for _, c in members:
                         c.skipped_metrics[m_alias] = f"metric {m_alias!r} compares {scope} and this group has only one"
                     continue
-                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or metric.incompatibility(m_info, layer)
+                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or _guard(config.of("metric")[m_alias], "incompatibility()", metric.incompatibility, m_info, layer)
                 if why:
                     for _, c in members:
                         c.skipped_metrics[m_alias] = why

@@ -73,6 +73,11 @@ class Dataset(Component):
     def load(self, seed: int) -> Bundle:
         raise NotImplementedError
 
+    def varies_with_seed(self) -> bool:
+        """Whether :meth:`load` depends on the grid seed.  ``False`` lets every seed of a grid
+        share one cached copy of the data (the models' seeds still differ)."""
+        return True
+
 
 def info_to_dict(info: DatasetInfo) -> dict:
     """JSON-able form of a DatasetInfo (stored in the data stage's Bundle meta as ``"info"``)."""
