@@ -86,3 +86,20 @@ def test_stage_keys_depend_on_spec_and_inputs_only():
     t1, t2 = Stage("train", {"seed": 0}, {"data": a}), Stage("train", {"seed": 0}, {"data": c})
     assert t1.key != t2.key
     assert stable_hash({"a": 1.0}) == stable_hash({"a": 1.0}) != stable_hash({"a": 1})
+
+
+def test_object_store_cache_through_fsspec():
+    """The same cache on an fsspec URL (here the in-memory filesystem; s3:// works the same way)."""
+    cache = Cache("memory://xaibench-test-cache")
+    cache.put("k3", sample())
+    assert cache.has("k3") and cache.meta("k3")["note"] == "é"
+    assert np.array_equal(cache.get("k3")["train/label"], np.arange(3))
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    raw = bytearray(fs.cat_file(cache.path("k3")))
+    raw[-1] ^= 0xFF
+    fs.pipe_file(cache.path("k3"), bytes(raw))
+    with pytest.raises(CorruptEntry):
+        cache.get("k3")
+    assert not cache.has("k3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,7 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
         stage, o = errors[0]
         record.error = f"{stage.label}: {o.error}"
         text = "\n\n".join(f"# {s.label} ({s.key})\n{o.traceback or o.error}" for s, o in errors)
-        path = Path(cache.root) / "tracebacks" / f"{unit.key}.txt"
+        path = Path(tempfile.gettempdir()) / "xaibench-tracebacks" / f"{unit.key}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         record.artifacts["errors/traceback.txt"] = path
