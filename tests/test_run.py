@@ -271,3 +271,19 @@ def test_plugin_error_during_planning_is_one_line(cli, workdir, monkeypatch):
     assert code == 2
     assert "error: model 'lin' (component 'toy-linear' of plugin 'toy'): info() raised RuntimeError: layer table missing" in err
     assert "Traceback" not in err
+
+
+def test_table_metadata_locates_every_units_maps(session, toy_registry):
+    from xaibench.cache import Cache
+    from xaibench.results import table_metadata
+
+    s = grid(session, toy_registry)
+    table = pq.read_table(s.results_path)
+    units = table_metadata(table, "units")
+    cache = Cache(table_metadata(table, "cache"))
+    assert len(units) == 18
+    cell = next(u for u in units if u["kind"] == "cell" and u["coords"]["attribution"] == "g2")
+    maps = cache.get(cell["stages"]["attributions"])["attributions"]
+    x = cache.get(cell["stages"]["data"])["test/x"]
+    assert maps.shape[0] == x.shape[0] and maps.shape[1] == 3
+    assert {r["run_key"] for r in table.to_pylist()} - {""} <= {u["run_key"] for u in units}

@@ -44,11 +44,17 @@ def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def to_table(rows: Iterable[dict[str, Any]]):
+def to_table(rows: Iterable[dict[str, Any]], metadata: dict[str, Any] | None = None):
+    """The table; ``metadata`` (JSON-able) goes into the schema metadata under ``xaibench.*`` keys."""
+    import json
+
     import pyarrow as pa
 
     rows = sort_rows(list(rows))
     sch = schema()
+    if metadata:
+        sch = sch.with_metadata({**sch.metadata, **{f"xaibench.{k}".encode(): json.dumps(v, sort_keys=True).encode()
+                                                    for k, v in metadata.items()}})
     columns = {}
     for f in sch:
         values = [r.get(f.name) for r in rows]
@@ -60,6 +66,14 @@ def to_table(rows: Iterable[dict[str, Any]]):
             continue
         columns[f.name] = pa.array(values, f.type)
     return pa.table(columns, schema=sch)
+
+
+def table_metadata(table, name: str) -> Any:
+    """A ``xaibench.<name>`` JSON entry of the schema metadata (``None`` when absent)."""
+    import json
+
+    raw = (table.schema.metadata or {}).get(f"xaibench.{name}".encode())
+    return json.loads(raw) if raw else None
 
 
 def write_parquet(table, path: Path) -> Path:

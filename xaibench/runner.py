@@ -110,7 +110,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             executor.execute(missing, runner, notify)
         status = "FINISHED" if not summary.failed else "FAILED"
     finally:
-        table = to_table(_rows(plan, outcomes, cache))
+        table = to_table(_rows(plan, outcomes, cache), {"cache": str(config.cache), "units": _unit_index(plan)})
         results_dir = Path(config.results)
         summary.results_path = write_parquet(table, results_dir / f"{config.experiment}.parquet")
         summary.summary_path = write_summary_csv(table, results_dir / f"{config.experiment}-summary.csv")
@@ -192,6 +192,20 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
 
 
 # -- the results table ----------------------------------------------------------
+def _unit_index(plan: Plan) -> list[dict[str, Any]]:
+    """Where each unit's inputs live in the cache, so reports can load maps, data and weights."""
+    index = []
+    for u in plan.units:
+        entry = {"run_key": u.key, "kind": u.kind, "coords": u.coords}
+        if u.kind == "model":
+            entry["stages"] = {"data": u.core.inputs["data"].key, "train": u.core.key}
+        else:
+            attribute = u.core if u.core.kind == "attribute" else u.core.inputs["test"]
+            entry["stages"] = {"data": attribute.inputs["data"].key, "train": attribute.inputs["model"].key,
+                               "attribute": attribute.key, "attributions": u.core.key}
+        index.append(entry)
+    return index
+
 def _rows(plan: Plan, outcomes: dict[str, StageOutcome], cache: Cache) -> list[dict[str, Any]]:
     exp = plan.config.experiment
     rows: list[dict[str, Any]] = []
