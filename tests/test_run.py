@@ -287,3 +287,31 @@ def test_table_metadata_locates_every_units_maps(session, toy_registry):
     x = cache.get(cell["stages"]["data"])["test/x"]
     assert maps.shape[0] == x.shape[0] and maps.shape[1] == 3
     assert {r["run_key"] for r in table.to_pylist()} - {""} <= {u["run_key"] for u in units}
+
+
+def test_unit_artifacts_hook_attaches_files(session, toy_registry, workdir):
+    from xaibench import hookimpl
+
+    class Figures:
+        @staticmethod
+        @hookimpl
+        def unit_artifacts(unit, cache, workdir):
+            if unit["kind"] != "cell":
+                return None
+            if unit["coords"]["attribution"] == "g2":
+                raise RuntimeError("cannot draw")  # must only warn
+            maps = cache.get(unit["stages"]["attributions"])["attributions"]
+            path = workdir / "summary.txt"
+            path.write_text(f"{unit['coords']['attribution']} {maps.shape} {unit['status']}")
+            return {"figures/summary.txt": path}
+
+    session.add(Figures(), name="figures")
+    s = grid(session, toy_registry)
+    assert s.ok
+    units, client = mlflow_units(workdir)
+    g1 = next(r for r in units if r.data.tags.get("attribution") == "g1")
+    assert [a.path for a in client.list_artifacts(g1.info.run_id, "figures")] == ["figures/summary.txt"]
+    text = open(client.download_artifacts(g1.info.run_id, "figures/summary.txt", str(workdir))).read()
+    assert text.startswith("g1 (6, 3, 4, 4) FINISHED")
+    g2 = next(r for r in units if r.data.tags.get("attribution") == "g2")
+    assert g2.info.status == "FINISHED" and not client.list_artifacts(g2.info.run_id, "figures")

@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
+
+    from .cache import Cache
 
 hookspec = pluggy.HookspecMarker("xaibench")
 
@@ -70,6 +74,20 @@ def register_executors(register: Register) -> None:
 def register_knn_backends(register: Register) -> None:
     """Register nearest-neighbour backends (subclasses of :class:`xaibench.components.KnnBackend`)
     that feature-space post-processors such as ``harmonize`` choose by name."""
+
+
+@hookspec
+def unit_artifacts(unit: dict, cache: "Cache", workdir: "Path") -> "dict[str, Path] | None":
+    """Files to attach to a combination's tracked run, such as figures of its attribution maps.
+
+    Called in the driver when a unit (a model or an attribution cell) has all its
+    results.  ``unit`` is the entry of the results table's ``xaibench.units``
+    metadata (``run_key``, ``kind``, ``coords`` and the cache keys in ``stages``)
+    plus ``status``; ``cache`` reads those entries; write files under ``workdir``
+    and return ``{relative artifact path: file}``.  Use the same relative paths for
+    every unit so that the tracker's compare view shows them side by side.  A
+    failure here is logged as a warning and never fails the run.
+    """
 
 
 @hookspec

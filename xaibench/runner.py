@@ -76,10 +76,14 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
         for k in keys:
             by_stage.setdefault(k, []).append(ukey)
 
+    artifacts_dir = Path(tempfile.mkdtemp(prefix="xaibench-artifacts-"))
+
     def maybe_log(ukey: str) -> None:
         if ukey in waiting and all(k in outcomes for k in waiting[ukey]):
             del waiting[ukey]
-            tracker.log(_record(to_log[ukey], outcomes, cache, plan))
+            record = _record(to_log[ukey], outcomes, cache, plan)
+            record.artifacts.update(_plugin_artifacts(session, to_log[ukey], record.status, cache, artifacts_dir))
+            tracker.log(record)
             summary.units_logged += 1
 
     for ukey in list(waiting):
@@ -110,7 +114,9 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             executor.execute(missing, runner, notify)
         status = "FINISHED" if not summary.failed else "FAILED"
     finally:
-        table = to_table(_rows(plan, outcomes, cache), {"cache": str(config.cache), "units": _unit_index(plan)})
+        components = {kind: {alias: ref.name for alias, ref in refs.items()} for kind, refs in config.components.items()}
+        table = to_table(_rows(plan, outcomes, cache),
+                         {"cache": str(config.cache), "units": _unit_index(plan), "components": components})
         results_dir = Path(config.results)
         summary.results_path = write_parquet(table, results_dir / f"{config.experiment}.parquet")
         summary.summary_path = write_summary_csv(table, results_dir / f"{config.experiment}-summary.csv")
@@ -124,6 +130,21 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
 
 
 # -- tracking records ---------------------------------------------------------
+def _plugin_artifacts(session: PluginSession, unit: Unit, status: str, cache: Cache, root: Path) -> dict[str, Path]:
+    """Files plugins attach to a unit's run (``unit_artifacts`` hook); failures only warn."""
+    out: dict[str, Path] = {}
+    entry = {**_unit_entry(unit), "status": status}
+    for impl in session.pm.hook.unit_artifacts.get_hookimpls():
+        workdir = root / unit.key / impl.plugin_name
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            out.update(impl.function(unit=entry, cache=cache, workdir=workdir) or {})
+        except Exception as exc:
+            log.warning("plugin %r: unit_artifacts for %s failed: %s: %s", impl.plugin_name, unit.name,
+                        type(exc).__name__, exc)
+    return out
+
+
 def _flatten(prefix: str, params: dict[str, Any], out: dict[str, str]) -> None:
     for k, v in params.items():
         if isinstance(v, dict):
@@ -194,17 +215,19 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
 # -- the results table ----------------------------------------------------------
 def _unit_index(plan: Plan) -> list[dict[str, Any]]:
     """Where each unit's inputs live in the cache, so reports can load maps, data and weights."""
-    index = []
-    for u in plan.units:
-        entry = {"run_key": u.key, "kind": u.kind, "coords": u.coords}
-        if u.kind == "model":
-            entry["stages"] = {"data": u.core.inputs["data"].key, "train": u.core.key}
-        else:
-            attribute = u.core if u.core.kind == "attribute" else u.core.inputs["test"]
-            entry["stages"] = {"data": attribute.inputs["data"].key, "train": attribute.inputs["model"].key,
-                               "attribute": attribute.key, "attributions": u.core.key}
-        index.append(entry)
-    return index
+    return [_unit_entry(u) for u in plan.units]
+
+
+def _unit_entry(u: Unit) -> dict[str, Any]:
+    entry: dict[str, Any] = {"run_key": u.key, "kind": u.kind, "coords": u.coords,
+                             "components": {kind: ref.name for kind, ref in u.refs.items()}}
+    if u.kind == "model":
+        entry["stages"] = {"data": u.core.inputs["data"].key, "train": u.core.key}
+    else:
+        attribute = u.core if u.core.kind == "attribute" else u.core.inputs["test"]
+        entry["stages"] = {"data": attribute.inputs["data"].key, "train": attribute.inputs["model"].key,
+                           "attribute": attribute.key, "attributions": u.core.key}
+    return entry
 
 def _rows(plan: Plan, outcomes: dict[str, StageOutcome], cache: Cache) -> list[dict[str, Any]]:
     exp = plan.config.experiment
