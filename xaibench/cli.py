@@ -241,6 +241,17 @@ def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path 
         console.print(f"wrote {out_file}")
 
 
+def _add_builtin_commands() -> None:
+    from .ranking import rank
+    from .scaffold import new_plugin
+
+    cli.add_command(new_plugin)
+    cli.add_command(rank)
+
+
+_add_builtin_commands()
+
+
 def _plain_schema(schema):
     import pyarrow as pa
 

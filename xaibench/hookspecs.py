@@ -77,7 +77,7 @@ def register_knn_backends(register: Register) -> None:
 
 
 @hookspec
-def unit_artifacts(unit: dict, cache: "Cache", workdir: "Path") -> "dict[str, Path] | None":
+def unit_artifacts(unit: dict, cache: Cache, workdir: Path) -> dict[str, Path] | None:
     """Files to attach to a combination's tracked run, such as figures of its attribution maps.
 
     Called in the driver when a unit (a model or an attribution cell) has all its

@@ -115,8 +115,11 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
         status = "FINISHED" if not summary.failed else "FAILED"
     finally:
         components = {kind: {alias: ref.name for alias, ref in refs.items()} for kind, refs in config.components.items()}
+        directions = {alias: catalog.create("metric", r.name, r.params).higher_is_better
+                      for alias, r in config.of("metric").items()}
         table = to_table(_rows(plan, outcomes, cache),
-                         {"cache": str(config.cache), "units": _unit_index(plan), "components": components})
+                         {"cache": str(config.cache), "units": _unit_index(plan), "components": components,
+                          "metric_directions": directions})
         results_dir = Path(config.results)
         summary.results_path = write_parquet(table, results_dir / f"{config.experiment}.parquet")
         summary.summary_path = write_summary_csv(table, results_dir / f"{config.experiment}-summary.csv")

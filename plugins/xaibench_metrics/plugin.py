@@ -9,10 +9,12 @@ from xaibench import hookimpl
 
 from .entropy import XaiEntropy
 from .quantus_metrics import MaxSensitivity, QuantusMetric
+from .sanity import ModelRandomization, RandomLogit
 from .segmentation import SegmentationAgreement
 from .similarity import OriginalVsHarmonized, PearsonSimilarity
 
-METRICS = (PearsonSimilarity, SegmentationAgreement, OriginalVsHarmonized, MaxSensitivity, XaiEntropy, QuantusMetric)
+METRICS = (PearsonSimilarity, SegmentationAgreement, OriginalVsHarmonized, MaxSensitivity, XaiEntropy, QuantusMetric,
+           ModelRandomization, RandomLogit)
 
 
 @hookimpl

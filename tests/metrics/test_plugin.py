@@ -16,6 +16,8 @@ def test_registers_every_metric_once():
             "original-vs-harmonized",
             "max-sensitivity",
             "xai-entropy",
+            "model-randomization",
+            "random-logit",
             "quantus",
         ]
     )

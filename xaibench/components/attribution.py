@@ -41,6 +41,9 @@ class AttributionMethod(Component):
     """
 
     kind: ClassVar[str] = "attribution"
+    class_specific: ClassVar[bool] = True
+    """False for methods whose maps are the same for every class (edge detectors, baselines);
+    the conformance checks of :mod:`xaibench.testing` hold class-specific methods to differ by class."""
 
     def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
         """Return why this method cannot explain ``layer`` of such a model, or ``None``."""

@@ -12,12 +12,12 @@ have structure; every split has ``x``, ``labels``, ``label``, ``mask`` (and ``au
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..bundle import Bundle
-from ..components import Band, DatasetInfo, info_to_dict
+from ..components import Band, DatasetInfo, info_from_dict, info_to_dict
 
 S2_BANDS: tuple[Band, ...] = tuple(
     Band(name, wl, "s2", "reflectance")
@@ -32,19 +32,35 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Scenario:
-    """One input configuration the checks run: a dataset description and the data's shape."""
+    """One input configuration the checks run: a dataset description and the data's shape.
+
+    ``data``: a ready Bundle (e.g. a tiny instance of your own dataset, with
+    ``meta["info"]``) used instead of the kit's generated samples; the kit's
+    scenarios leave it ``None``.
+    """
 
     name: str
     info: DatasetInfo
     aux_dim: int = 0
+    data: Bundle | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_bundle(cls, name: str, data: Bundle) -> Scenario:
+        """A scenario for given data; its DatasetInfo is read from ``data.meta["info"]``."""
+        info = info_from_dict(data.meta["info"])
+        aux = next((data[f"{s}/aux"].shape[1] for s in SPLITS if f"{s}/aux" in data), 0)
+        return cls(name, info, int(aux), data)
 
     @property
     def n_bands(self) -> int:
         return self.info.n_bands
 
 
-def scenario(name: str, n_classes: int = 4) -> Scenario:
-    """``"multiband"`` (13 S2 bands) or ``"multimodal"`` (S2 + S1 bands and an aux vector)."""
+def scenario(name: str | Scenario, n_classes: int = 4) -> Scenario:
+    """``"multiband"`` (13 S2 bands) or ``"multimodal"`` (S2 + S1 bands and an aux vector);
+    a :class:`Scenario` is returned as it is."""
+    if isinstance(name, Scenario):
+        return name
     classes = tuple(f"class{k}" for k in range(n_classes))
     if name == "multiband":
         info = DatasetInfo(name="kit-multiband", task="multilabel", classes=classes, bands=S2_BANDS,
@@ -69,6 +85,11 @@ def make_bundle(sc: Scenario, n: int = 4, size: int = 16, seed: int = 0, zero: b
     multimodal scenario.  ``zero``: every ``x`` (and ``aux``) is all zeros.
     The data's ``meta["info"]`` is the scenario's DatasetInfo, as the core stores it.
     """
+    if sc.data is not None:
+        if not zero:
+            return sc.data
+        arrays = {k: (np.zeros_like(v) if k.endswith(("/x", "/aux")) else v) for k, v in sc.data.arrays.items()}
+        return Bundle(arrays, dict(sc.data.meta))
     rng = np.random.default_rng(seed)
     k, c = sc.info.n_classes, sc.n_bands
     spectra = rng.uniform(0.05, 0.6, size=(k, c)).astype(np.float32)  # one spectrum per class

@@ -12,6 +12,7 @@ class EdgeDetector(AttributionMethod):
 
     name = "example-edge"
     version = "1"
+    class_specific = False
 
     class Params(Params):
         scale: float = 1.0
