@@ -44,6 +44,9 @@ def session(plugin_path, monkeypatch):
     import importlib
 
     importlib.invalidate_caches()
+    # The report plugin draws a figure for every cell: the core tests check artifacts exactly
+    # and do not need it (tests/report enables it).
+    monkeypatch.setenv("XAIBENCH_DISABLE_PLUGINS", "report")
     s = PluginSession()
     reset_session(s)
     yield s
@@ -90,6 +93,7 @@ def run_cli(plugin_path, workdir):
     def invoke(*args: str, timeout: float = 300, env: dict | None = None, **kw):
         e = {**os.environ, "PYTHONPATH": os.pathsep.join(plugin_path + [os.environ.get("PYTHONPATH", "")])}
         e.pop("MLFLOW_TRACKING_URI", None)
+        e.setdefault("XAIBENCH_DISABLE_PLUGINS", "report")
         e.update(env or {})
         return subprocess.run([sys.executable, "-m", "xaibench", *args], capture_output=True, text=True,
                               timeout=timeout, env=e, cwd=workdir, **kw)

@@ -315,3 +315,27 @@ def test_unit_artifacts_hook_attaches_files(session, toy_registry, workdir):
     assert text.startswith("g1 (6, 3, 4, 4) FINISHED")
     g2 = next(r for r in units if r.data.tags.get("attribution") == "g2")
     assert g2.info.status == "FINISHED" and not client.list_artifacts(g2.info.run_id, "figures")
+
+
+def test_fingerprint_joins_cache_keys(session, toy_registry, workdir, monkeypatch):
+    """Replacing a file a component reads (its fingerprint) recomputes what depends on it."""
+    import xaibench_toy.plugin as toy
+
+    first = build_plan(load_registry(toy_registry, session.catalog), session.catalog)
+    monkeypatch.setattr(toy.ToyLinear, "fingerprint", lambda self: "weights-v2", raising=False)
+    second = build_plan(load_registry(toy_registry, session.catalog), session.catalog)
+    old = {s.key for s in first.stages()}
+    changed = {s.kind for s in second.stages() if s.key not in old}
+    assert "data" not in changed and {"train", "attribute", "metric"} <= changed
+
+
+def test_fingerprint_failure_is_a_config_problem(session, toy_registry, monkeypatch):
+    import xaibench_toy.plugin as toy
+    from xaibench.errors import ConfigError
+
+    def missing(self):
+        raise FileNotFoundError("weights.pt")
+
+    monkeypatch.setattr(toy.ToyLinear, "fingerprint", missing, raising=False)
+    with pytest.raises(ConfigError, match=r"models.lin: model 'toy-linear': FileNotFoundError: weights.pt"):
+        load_registry(toy_registry, session.catalog)

@@ -55,10 +55,14 @@ class ComponentRef:
     params: dict[str, Any]
     version: str = "1"
     plugin: str = ""
+    fingerprint: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """What a cache key needs to know about this component (the alias is not part of it)."""
-        return {"kind": self.kind, "name": self.name, "version": self.version, "params": self.params}
+        ident = {"kind": self.kind, "name": self.name, "version": self.version, "params": self.params}
+        if self.fingerprint:
+            ident["fingerprint"] = self.fingerprint
+        return ident
 
 
 Filter = dict[str, set[str]]
@@ -273,7 +277,12 @@ def _component(kind: str, alias: str, spec: Any, where: tuple, catalog: Catalog,
         for loc, msg in describe_validation_error(exc, entry.cls.Params):
             problems.add(base + tuple(loc.split(".")), msg)
         return None
-    return ComponentRef(kind, alias, name, validated.model_dump(mode="json"), entry.cls.version, entry.plugin)
+    try:
+        fingerprint = entry.cls(validated).fingerprint()
+    except Exception as exc:  # a file it reads is missing or unreadable: say so here, in one line
+        problems.add(where, f"{kind} {name!r}: {type(exc).__name__}: {exc}".splitlines()[0])
+        return None
+    return ComponentRef(kind, alias, name, validated.model_dump(mode="json"), entry.cls.version, entry.plugin, fingerprint)
 
 
 def _int_list(value: Any, where: tuple, problems: _Problems) -> list[int]:

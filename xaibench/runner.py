@@ -118,7 +118,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
         directions = {alias: catalog.create("metric", r.name, r.params).higher_is_better
                       for alias, r in config.of("metric").items()}
         table = to_table(_rows(plan, outcomes, cache),
-                         {"cache": str(config.cache), "units": _unit_index(plan), "components": components,
+                         {"cache": _absolute(config.cache), "units": _unit_index(plan), "components": components,
                           "metric_directions": directions})
         results_dir = Path(config.results)
         summary.results_path = write_parquet(table, results_dir / f"{config.experiment}.parquet")
@@ -216,6 +216,10 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
 
 
 # -- the results table ----------------------------------------------------------
+def _absolute(location: str) -> str:
+    return location if "://" in location else str(Path(location).resolve())
+
+
 def _unit_index(plan: Plan) -> list[dict[str, Any]]:
     """Where each unit's inputs live in the cache, so reports can load maps, data and weights."""
     return [_unit_entry(u) for u in plan.units]

@@ -82,6 +82,8 @@ def test_every_kind_has_builtins():
 def test_builtin_conforms(kind, name, fresh_session):
     catalog = fresh_session.catalog
     cls = catalog.get(kind, name).cls
+    if kind == "dataset" and cls.__module__.startswith("xaibench_eodata."):
+        pytest.skip("file-based loader: checked on fixture copies in tests/eodata")
     if kind in ("dataset", "model") and name not in TINY[kind]:
         pytest.fail(f"add params that make the {kind} {name!r} tiny to TINY['{kind}'] in {__file__}")
     params = TINY[kind].get(name)

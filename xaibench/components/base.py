@@ -44,6 +44,12 @@ class Component:
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.Params()
 
+    def fingerprint(self) -> str | None:
+        """Identity of what the component reads beyond its params (a checkpoint file's digest,
+        a dataset directory's listing), or ``None``.  It joins every cache key the component
+        enters, so replacing a file recomputes what depends on it.  Keep it cheap."""
+        return None
+
     @classmethod
     def describe(cls) -> str:
         """First line of the class docstring."""

@@ -1,0 +1,131 @@
+"""What every real-dataset loader shares: index the copy, split, read in threads, skip or fail on bad files.
+
+A loader implements two methods:
+
+- :meth:`RealDataset.index` lists the samples (:class:`Record`) from the layout, with the
+  problems found while pairing files (:class:`Problem`): cheap, no pixel read;
+- :meth:`RealDataset.read` reads one sample into arrays (``x`` and per-sample fields),
+  raising a :class:`~.errors.DataError` subclass that names the file when it is bad.
+
+:func:`.loading.load_dataset` does the rest (splits, caps, threads, the bad-file policy,
+stacking into a :class:`~xaibench.bundle.Bundle`).  Heavy modules (numpy, rasterio) are
+imported inside methods only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import xaibench.components as xc
+
+from .errors import EmptyDataError, MissingDataError
+from .params import RealParams
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from xaibench.bundle import Bundle
+
+
+@dataclass
+class Record:
+    """One sample of a copy, before any pixel is read.
+
+    ``key`` is its id (unique; the ``id`` field of the Bundle); ``split`` the official split
+    when the layout defines one; samples with the same ``group`` (scene, tile) land in the
+    same random split; random splits keep the proportions of ``stratum`` (class); ``aliases``
+    are other ids split files may use (the Sentinel-1 name of a BigEarthNet pair).
+    """
+
+    key: str
+    paths: dict[str, Path] = field(default_factory=dict)
+    split: str | None = None
+    group: str | None = None
+    stratum: str | None = None
+    aliases: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_path(self) -> Path | str:
+        return next(iter(self.paths.values()), self.key)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A sample found broken while indexing (a missing pair, an unparsable label file)."""
+
+    path: str
+    message: str
+    kind: str = "pair"
+    """``"pair"``, ``"label"``, ``"file"`` or ``"missing"``: the :class:`~.errors.DataError` raised if it is fatal."""
+    key: str | None = None
+    """The sample's id when known (so that split files listing it do not count it twice)."""
+
+
+class SkipSample(Exception):
+    """Raised by :meth:`RealDataset.read` for a valid sample the task cannot use (a land-cover
+    patch whose pixels are all of ignored classes): dropped and counted, not a bad file."""
+
+
+@dataclass
+class Index:
+    """The samples of a copy, the broken ones, and ids left out on purpose (``exclude_files``),
+    which split files may list without it being a problem."""
+
+    records: list[Record]
+    problems: list[Problem] = field(default_factory=list)
+    ignored: set[str] = field(default_factory=set)
+
+
+class RealDataset(xc.Dataset):
+    """Base of the loaders of published Earth-observation datasets (users bring their own copy)."""
+
+    Params: ClassVar[type[RealParams]] = RealParams
+    params: RealParams
+    layout: ClassVar[str] = ""
+    """One line describing the expected layout, quoted by 'nothing found' errors."""
+
+    # -- what subclasses provide ------------------------------------------------
+    def index(self) -> Index:
+        raise NotImplementedError
+
+    def read(self, record: Record) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def finish(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
+        """Post-process the stacked arrays in place (normalisation from training statistics...)."""
+
+    # -- Dataset API --------------------------------------------------------------------
+    def load(self, seed: int) -> Bundle:
+        from .loading import load_dataset
+
+        return load_dataset(self)
+
+    def varies_with_seed(self) -> bool:
+        return False  # a copy on disk; random splits and sampling use params (split_seed...), not the grid seed
+
+    # -- helpers --------------------------------------------------------------------
+    def root(self) -> Path:
+        return require_dir(self.params.root, f"{self.name} root")
+
+    def nothing_found(self, where: Path | str, what: str) -> EmptyDataError:
+        hint = f" (expected {self.layout})" if self.layout else ""
+        return EmptyDataError(where, f"no {what} found{hint}")
+
+
+def require_dir(path: str | Path, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingDataError(p, f"{what} does not exist")
+    if not p.is_dir():
+        raise MissingDataError(p, f"{what} is not a directory")
+    return p
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MissingDataError(p, f"{what} does not exist" if not p.exists() else f"{what} is not a file")
+    return p
