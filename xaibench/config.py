@@ -238,7 +238,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         executor=singles["executor"],
         exclude=exclude,
         only=only,
-        cache=data.get("cache", ".xaibench/cache"),
+        cache=_absolute(data.get("cache", ".xaibench/cache")),
         results=data.get("results", "results"),
         memory_budget_mb=memory,
     )
@@ -283,6 +283,11 @@ def _component(kind: str, alias: str, spec: Any, where: tuple, catalog: Catalog,
         problems.add(where, f"{kind} {name!r}: {type(exc).__name__}: {exc}".splitlines()[0])
         return None
     return ComponentRef(kind, alias, name, validated.model_dump(mode="json"), entry.cls.version, entry.plugin, fingerprint)
+
+
+def _absolute(location: str) -> str:
+    """Local paths become absolute (workers of a distributed executor run elsewhere); URLs stay."""
+    return location if "://" in location else str(Path(location).resolve())
 
 
 def _int_list(value: Any, where: tuple, problems: _Problems) -> list[int]:

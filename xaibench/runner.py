@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import subprocess
@@ -45,6 +46,7 @@ class RunSummary:
         return not self.failed
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -69,7 +71,8 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     finished = tracker.finished_keys()
     to_log = {u.key: u for u in plan.units if f"{u.key}:{u.content}" not in finished}
     summary.units_already_tracked = len(plan.units) - len(to_log)
-    outcomes: dict[str, StageOutcome] = {s.key: StageOutcome(s.key, "cached") for s in stages if s.key not in {m.key for m in missing}}
+    missing_keys = {m.key for m in missing}
+    outcomes: dict[str, StageOutcome] = {s.key: StageOutcome(s.key, "cached") for s in stages if s.key not in missing_keys}
     waiting = {key: {s.key for s in u.stages()} for key, u in to_log.items()}
     by_stage: dict[str, list[str]] = {}
     for ukey, keys in waiting.items():
@@ -118,7 +121,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
         directions = {alias: catalog.create("metric", r.name, r.params).higher_is_better
                       for alias, r in config.of("metric").items()}
         table = to_table(_rows(plan, outcomes, cache),
-                         {"cache": _absolute(config.cache), "units": _unit_index(plan), "components": components,
+                         {"cache": config.cache, "units": _unit_index(plan), "components": components,
                           "metric_directions": directions})
         results_dir = Path(config.results)
         summary.results_path = write_parquet(table, results_dir / f"{config.experiment}.parquet")
@@ -216,10 +219,6 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
 
 
 # -- the results table ----------------------------------------------------------
-def _absolute(location: str) -> str:
-    return location if "://" in location else str(Path(location).resolve())
-
-
 def _unit_index(plan: Plan) -> list[dict[str, Any]]:
     """Where each unit's inputs live in the cache, so reports can load maps, data and weights."""
     return [_unit_entry(u) for u in plan.units]
