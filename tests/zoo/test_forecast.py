@@ -1,0 +1,94 @@
+"""ConvLSTM forecaster: shapes, split equivalence, masked L1, training, refusal of other tasks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xaibench_zoo.components import ConvLSTMModel
+from xaibench_zoo.training import masked_l1, model_inputs
+
+from .helpers import make_data, make_forecast_data, make_forecast_info
+
+
+def _model(**train):
+    return ConvLSTMModel(ConvLSTMModel.Params(width=0.125, train={"epochs": 2, "batch_size": 3, **train}))
+
+
+def _net():
+    torch.manual_seed(0)
+    return _model().build(make_forecast_info(), {}).eval()
+
+
+def _inputs(n=2):
+    x, aux = model_inputs(make_forecast_data(n=n), "test", "forecast")
+    return torch.from_numpy(x), torch.from_numpy(aux)
+
+
+def test_shapes_and_split_equivalence():
+    net = _net()
+    x, aux = _inputs()
+    assert x.shape == (2, 18, 8, 8) and aux.shape == (2, 20)
+    with torch.no_grad():
+        assert net.forecast(x, aux).shape == (2, 2, 4, 8, 8)
+        y = net(x, aux)
+        assert y.shape == (2, 1)
+        assert net.layer_names == ConvLSTMModel().info(make_forecast_info()).layers == ("input", "deep")
+        for layer in net.layer_names:
+            body, head = net.split(layer)
+            torch.testing.assert_close(head(body(x, aux), aux), y, rtol=1e-5, atol=1e-6)
+        # deep: (h, c) of two 4-channel hidden cells and the output cell, last reflectance, elevation
+        assert net.split("deep")[0](x, aux).shape == (2, 2 * 4 + 2 * 4 + 2 * 4 + 4 + 1, 8, 8)
+
+
+def test_forecast_depends_on_the_weather_of_target_frames():
+    net = _net()
+    x, aux = _inputs()
+    later = aux.clone().reshape(2, 5, 4)
+    later[:, 4] += 1.0  # weather of the last target frame only
+    with torch.no_grad():
+        a, b = net.forecast(x, aux), net.forecast(x, later.reshape(2, 20))
+    torch.testing.assert_close(a[:, 0], b[:, 0])
+    assert not torch.allclose(a[:, 1], b[:, 1])
+
+
+def test_masked_l1_ignores_cloudy_pixels():
+    target = torch.rand(2, 3, 6, 4, 4)
+    target[:, :, 5] = 0.0
+    target[:, :, 5, 0, 0] = 1.0  # one cloudy pixel per frame
+    pred = target[:, :, :4].clone()
+    pred[:, :, :, 0, 0] += 5.0  # wrong only under the cloud
+    assert float(masked_l1(pred, target)) == 0.0
+    pred[:, :, :, 1, 1] += 1.0  # 1 of the 15 clear pixels off by 1
+    assert float(masked_l1(pred, target)) == pytest.approx(1 / 15)
+
+
+def test_training_is_deterministic_and_scores_the_forecast():
+    data = make_forecast_data()
+    a, b = _model().train(data, 3), _model().train(data, 3)
+    assert all(np.array_equal(a[k], b[k]) for k in a.arrays)
+    m = a.meta["metrics"]
+    assert {"test_loss", "test_ndvi_rmse", "epochs", "seconds_per_epoch"} <= set(m)
+    assert np.isfinite(m["test_loss"]) and m["epochs"] == 2
+    net = _model().load(make_forecast_info(), a)
+    assert _model().features(net, data, "test", "deep").shape == (6, 29, 8, 8)
+
+
+def test_gate_activations_are_separate_modules_per_step():
+    """DeepLift hooks every activation module; one module per cell and step keeps each use distinct."""
+    net = _net()
+    x, aux = _inputs()
+    calls: dict[torch.nn.Module, int] = {}
+    acts = [m for m in net.modules() if isinstance(m, (torch.nn.Sigmoid, torch.nn.Tanh))]
+    for m in acts:
+        m.register_forward_hook(lambda m, i, o: calls.__setitem__(m, calls.get(m, 0) + 1))
+    with torch.no_grad():
+        net(x, aux)
+    assert len(calls) == len(acts) and set(calls.values()) == {1}
+
+
+def test_task_mismatches_are_refused():
+    with pytest.raises(ValueError, match="needs a forecast dataset"):
+        _model().train(make_data(n=4), 0)
+    assert ConvLSTMModel.requires == frozenset({"forecast", "weather"})
