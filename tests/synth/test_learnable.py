@@ -25,7 +25,7 @@ def f1_micro(pred, target) -> float:
     return 2 * tp / float(pred.sum() + target.sum())
 
 
-@pytest.mark.slow
+@pytest.mark.training
 def test_small_cnn_reaches_f1_micro_085():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(2)

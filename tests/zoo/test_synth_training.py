@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.training
 
 
 @pytest.fixture(scope="module")
