@@ -100,7 +100,10 @@ class UHNetModel(ZooModel):
     name = "uh-net"
     version = "1"
     layers = ("input", "deep", "head1", "head2", "head3")
-    traits = frozenset({"skip-connections"})
+    # The skip connections are all inside the U-Net: after "deep" the head is a plain chain,
+    # so rules such as LRP's apply there (but not at "input").
+    traits = frozenset({"skip-connections", "sequential-head:deep", "sequential-head:head1",
+                        "sequential-head:head2", "sequential-head:head3"})
 
     class Params(ZooParams):
         width: float = Field(0.125, gt=0)

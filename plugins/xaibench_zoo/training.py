@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xaibench.bundle import Bundle
+from xaibench.progress import task as progress_task
 
 from .params import TrainParams
 
@@ -175,49 +176,51 @@ def fit(net: nn.Module, data: Bundle, task: str, params: TrainParams, seed: int,
     best_state = copy.deepcopy(net.state_dict())
     epoch_seconds: list[float] = []
     step = 0
-    for epoch in range(params.epochs):
-        start = time.perf_counter()
-        net.train()
-        order = torch.randperm(train.n, generator=gen)
-        total, seen = 0.0, 0
-        for i in range(0, train.n, params.batch_size):
-            idx = order[i : i + params.batch_size]
-            if len(idx) < 2:  # batch norm cannot normalise a batch of one
-                continue
-            if step < warmup_steps:
-                for group in opt.param_groups:
-                    group["lr"] = params.lr * (step + 1) / warmup_steps
-            x = train.x[idx]
-            if params.augment and task != "forecast":
-                x = _augment(x, gen)
-            aux = None if train.aux is None else train.aux[idx].to(device)
-            loss = batch_loss(task, net, x.to(device), aux, train.y[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            seen += len(idx)
-            step += 1
-        epoch_seconds.append(time.perf_counter() - start)
-        val_loss = mean_loss(task, net, val, eval_batch, device)
-        if epoch + 1 >= params.warmup_epochs:
-            plateau.step(val_loss)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": total / max(seen, 1),
-                "val_loss": val_loss,
-                "lr": opt.param_groups[0]["lr"],
-                "seconds": epoch_seconds[-1],
-            }
-        )
-        if val_loss < best_loss:
-            best_loss, best_epoch, bad_epochs = val_loss, epoch + 1, 0
-            best_state = copy.deepcopy(net.state_dict())
-        else:
-            bad_epochs += 1
-            if params.early_stopping and bad_epochs >= params.patience:
-                break
+    with progress_task(f"train {type(net).__name__}", params.epochs) as advance:
+        for epoch in range(params.epochs):
+            start = time.perf_counter()
+            net.train()
+            order = torch.randperm(train.n, generator=gen)
+            total, seen = 0.0, 0
+            for i in range(0, train.n, params.batch_size):
+                idx = order[i : i + params.batch_size]
+                if len(idx) < 2:  # batch norm cannot normalise a batch of one
+                    continue
+                if step < warmup_steps:
+                    for group in opt.param_groups:
+                        group["lr"] = params.lr * (step + 1) / warmup_steps
+                x = train.x[idx]
+                if params.augment and task != "forecast":
+                    x = _augment(x, gen)
+                aux = None if train.aux is None else train.aux[idx].to(device)
+                loss = batch_loss(task, net, x.to(device), aux, train.y[idx].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+                seen += len(idx)
+                step += 1
+            epoch_seconds.append(time.perf_counter() - start)
+            val_loss = mean_loss(task, net, val, eval_batch, device)
+            if epoch + 1 >= params.warmup_epochs:
+                plateau.step(val_loss)
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": total / max(seen, 1),
+                    "val_loss": val_loss,
+                    "lr": opt.param_groups[0]["lr"],
+                    "seconds": epoch_seconds[-1],
+                }
+            )
+            advance()
+            if val_loss < best_loss:
+                best_loss, best_epoch, bad_epochs = val_loss, epoch + 1, 0
+                best_state = copy.deepcopy(net.state_dict())
+            else:
+                bad_epochs += 1
+                if params.early_stopping and bad_epochs >= params.patience:
+                    break
 
     net.load_state_dict(best_state)
     net.eval()
