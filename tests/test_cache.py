@@ -14,7 +14,8 @@ from xaibench.stages import Stage
 def sample() -> Bundle:
     rng = np.random.default_rng(0)
     return Bundle({"train/x": rng.random((3, 2, 4, 4), dtype=np.float32), "train/label": np.arange(3),
-                   "flags": np.array([True, False]), "half": np.ones(5, np.float16)}, {"note": "é", "n": [1, 2]})
+                   "flags": np.array([True, False]), "half": np.ones(5, np.float16),
+                   "scalar": np.array(7, np.int64)}, {"note": "é", "n": [1, 2]})
 
 
 def test_bundle_roundtrip_keeps_dtypes_shapes_and_meta():
@@ -29,7 +30,7 @@ def test_bundle_roundtrip_keeps_dtypes_shapes_and_meta():
 def test_bundle_rejects_object_arrays_and_names_missing_arrays():
     with pytest.raises(TypeError, match="dtype object"):
         Bundle({"o": np.array([{}], dtype=object)}).to_bytes()
-    with pytest.raises(KeyError, match="has: flags, half, train/label, train/x"):
+    with pytest.raises(KeyError, match="has: flags, half, scalar, train/label, train/x"):
         sample()["test/x"]
 
 

@@ -57,7 +57,7 @@ class Bundle:
 
         names, dtypes, shapes, data = [], [], [], []
         for name, arr in self.arrays.items():
-            arr = np.ascontiguousarray(arr)
+            arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # ascontiguousarray makes 0-d arrays 1-d
             if arr.dtype.hasobject:
                 raise TypeError(f"bundle array {name!r} has dtype object; only numeric/bool/fixed strings are stored")
             names.append(name)

@@ -276,8 +276,10 @@ def _metric(stage: Stage, rt: StageRunner) -> Bundle:
         load_model=lambda: rt.model(model_stage, data_stage),
         layer=stage.spec.get("layer"),
         memory_budget_mb=rt.memory_budget_mb,
-        training=rt.cache.meta(model_stage.key).get("metrics", {}) if rt.cache.has(model_stage.key) else {},
     )
+    if rt.cache.has(model_stage.key):
+        trained = rt.cache.meta(model_stage.key)
+        ctx.training, ctx.history = trained.get("metrics", {}), trained.get("history", [])
     if "method" in stage.spec:
         ctx.method = rt.component(stage.spec["method"])
     if "attributions" in stage.inputs:

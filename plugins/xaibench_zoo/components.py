@@ -36,6 +36,20 @@ class ZooModel(Model):
     def info(self, data: DatasetInfo) -> ModelInfo:
         return ModelInfo(layers=self.layers, provides=self.traits)
 
+    def fingerprint(self) -> str | None:
+        """SHA-256 of the checkpoint files, so replacing one recomputes what depends on it."""
+        import hashlib
+
+        paths = [p for p in (self.params.checkpoint, self.params.pretrained_checkpoint) if p]
+        if not paths:
+            return None
+        digest = hashlib.sha256()
+        for path in paths:
+            with open(path, "rb") as fh:  # a missing file is reported by `xaibench validate`
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()[:24]
+
     # -- what subclasses provide ------------------------------------------------
     def build(self, info: DatasetInfo, arch: dict[str, Any]) -> SplittableNet:
         """The untrained network for ``info`` (seed torch before calling for a deterministic init)."""

@@ -123,9 +123,22 @@ def predict(net: nn.Module, split: SplitData, batch_size: int, device: torch.dev
 @torch.no_grad()
 def mean_loss(task: str, net: nn.Module, split: SplitData, batch_size: int, device: torch.device) -> float:
     """The loss over a whole split in eval mode (sample-weighted mean of batch losses)."""
+    return val_scores(task, net, split, batch_size, device)[0]
+
+
+@torch.no_grad()
+def val_scores(task: str, net: nn.Module, split: SplitData, batch_size: int, device: torch.device) -> tuple[float, float | None]:
+    """Loss and accuracy (exact match for multi-label; ``None`` for forecasts) over a split in eval mode."""
     net.eval()
-    total = sum(float(batch_loss(task, net, x, aux, y)) * len(x) for x, aux, y in _batches(split, batch_size, device))
-    return total / max(split.n, 1)
+    total, correct = 0.0, 0.0
+    for x, aux, y in _batches(split, batch_size, device):
+        total += float(batch_loss(task, net, x, aux, y)) * len(x)
+        if task == "multilabel":
+            correct += float(((net(x, aux) > 0) == y.bool()).all(dim=1).sum())
+        elif task != "forecast":
+            correct += float((net(x, aux).argmax(1) == y).sum())
+    n = max(split.n, 1)
+    return total / n, (None if task == "forecast" else correct / n)
 
 
 def classification_metrics(task: str, logits: torch.Tensor, y: torch.Tensor, prefix: str) -> dict[str, float]:
@@ -201,7 +214,7 @@ def fit(net: nn.Module, data: Bundle, task: str, params: TrainParams, seed: int,
                 seen += len(idx)
                 step += 1
             epoch_seconds.append(time.perf_counter() - start)
-            val_loss = mean_loss(task, net, val, eval_batch, device)
+            val_loss, val_accuracy = val_scores(task, net, val, eval_batch, device)
             if epoch + 1 >= params.warmup_epochs:
                 plateau.step(val_loss)
             history.append(
@@ -209,6 +222,7 @@ def fit(net: nn.Module, data: Bundle, task: str, params: TrainParams, seed: int,
                     "epoch": epoch + 1,
                     "train_loss": total / max(seen, 1),
                     "val_loss": val_loss,
+                    **({} if val_accuracy is None else {"val_accuracy": val_accuracy}),
                     "lr": opt.param_groups[0]["lr"],
                     "seconds": epoch_seconds[-1],
                 }

@@ -50,7 +50,7 @@ def test_learns_a_learnable_task_and_reports_metrics():
     assert m["test_f1_micro"] > 0.8, m
     history = state.meta["history"]
     assert len(history) == m["epochs"] and history[-1]["train_loss"] < history[0]["train_loss"]
-    assert set(history[0]) == {"epoch", "train_loss", "val_loss", "lr", "seconds"}
+    assert {"epoch", "train_loss", "val_loss", "lr", "seconds"} <= set(history[0])
 
 
 def test_best_validation_state_is_the_one_returned():

@@ -63,6 +63,9 @@ class MetricContext:
     attributions: np.ndarray | None = None
     group: dict[str, np.ndarray] = field(default_factory=dict)
     training: dict[str, float] = field(default_factory=dict)
+    """The trainer's flat metrics (``meta["metrics"]`` of the model's weights)."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """The trainer's per-epoch records (``meta["history"]``), when the model plugin keeps them."""
 
 
 class Metric(Component):

@@ -1,0 +1,1 @@
+"""Model-level metrics of the SAR-optical (SHAPE), bioclimatic and CSP studies."""

@@ -1,0 +1,20 @@
+"""The studies' model-level metrics, registered through the xaibench entry-point group.
+
+Only light modules are imported here; torch, sklearn and tslearn load when a metric runs.
+"""
+
+from __future__ import annotations
+
+from xaibench import hookimpl
+
+from .bioclim import AuxShuffle, Efficiency, Generalization
+from .csp import Csp
+from .shape import Shape
+
+METRICS = (Shape, Generalization, AuxShuffle, Efficiency, Csp)
+
+
+@hookimpl
+def register_metrics(register):
+    for metric in METRICS:
+        register(metric)

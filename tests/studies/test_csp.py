@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import xaibench.components as xc
+from xaibench_studies.csp import Csp
+from xaibench_studies.perturb import fit_curves, pair_sensitivity, shift_weather, unit_scale
+
+from .helpers import FnModel, context, values
+
+# NDVI per normalised unit of each variable's mean over days (precipitation, pressure, t_mean, t_min, t_max)
+WEIGHTS = (5.0, 0.5, 0.8, 0.0, 0.0)
+SCALES = {"precipitation": 50.0, "pressure": 200.0, "temperature": 100.0}  # physical units per normalised unit
+
+
+@pytest.fixture(scope="module")
+def forecast():
+    from xaibench_synth.forecast import SynthWeatherForecast
+
+    ds = SynthWeatherForecast(SynthWeatherForecast.Params(
+        n_train=0, n_val=0, n_test=40, patch_size=16, test_regimes=("dry-hot", "stormy")))
+    return ds.load(0), ds.info()
+
+
+def linear_forecaster() -> FnModel:
+    """Mean NDVI = sum_v WEIGHTS[v] * mean over days of weather variable v (normalised)."""
+    w = torch.tensor(WEIGHTS)
+
+    def fn(x: torch.Tensor, aux: torch.Tensor | None) -> torch.Tensor:
+        return (aux.reshape(len(aux), -1, 5).mean(dim=1) * w).sum(dim=1, keepdim=True)
+
+    return FnModel(fn)
+
+
+def test_unit_scale_reads_the_dataset_normalisation():
+    assert unit_scale("mm/day = 50 x") == 50.0
+    assert unit_scale("hPa = 200 x + 900") == 200.0
+    assert unit_scale("degC = 50 (2 x - 1)") == 100.0
+    with pytest.raises(ValueError):
+        unit_scale("reflectance")
+
+
+def test_pair_sensitivity_of_a_line_is_its_slope_times_pairs():
+    shifts = [-2.0, 0.0, 2.0, 6.0]
+    response = 0.3 * np.asarray(shifts)[:, None] + np.array([1.0, 2.0])  # two segments, slope 0.3
+    assert pair_sensitivity(shifts, response) == pytest.approx([0.3 * 12, 0.3 * 12])
+
+
+def test_shift_weather_clips_and_touches_only_given_columns():
+    w = np.full((2, 3, 5), 0.5, dtype=np.float32)
+    out = shift_weather(w, [0, 2], 0.7, (0.0, 1.0))
+    assert np.all(out[..., [0, 2]] == 1.0) and np.all(out[..., [1, 3, 4]] == 0.5)
+    assert np.all(w == 0.5)
+
+
+def test_fits_recover_a_parabola():
+    x = np.linspace(-2, 10, 13)
+    fits = fit_curves(x, 0.5 + 0.2 * x - 0.03 * x**2)
+    coef, r2 = fits["poly2"]
+    assert r2 == pytest.approx(1.0)
+    assert [coef["c0"], coef["c1"], coef["c2"]] == pytest.approx([0.5, 0.2, -0.03], abs=1e-9)
+    assert fits["poly1"][1] < 1.0
+
+
+@pytest.mark.slow
+def test_csp_on_a_linear_forecaster_ranks_and_scales_sensitivities(forecast):
+    data, info = forecast
+    params = Csp.Params(k_max=3, clip=None, cluster_variables=("precipitation", "sea_level_pressure"))
+    out = Csp(params).evaluate(context(data, info, linear_forecaster(), provides=frozenset({"forecast"})))
+    slope = values(out, "sensitivity_per_pair")
+    expected = {"precipitation": WEIGHTS[0] / 50, "pressure": WEIGHTS[1] / 200, "temperature": WEIGHTS[2] / 100}
+    assert slope == pytest.approx(expected, rel=1e-4)
+    assert sorted(slope, key=slope.get, reverse=True) == ["precipitation", "temperature", "pressure"]
+    rel = values(out, "relative_sensitivity")
+    assert rel["precipitation"] == pytest.approx((5.0 / 50) / (0.5 / 200), rel=1e-4)
+    assert values(out, "sensitivity_std")["precipitation"] == pytest.approx(0.0, abs=1e-6)  # the same in every segment
+    assert values(out, "fit_r2")["precipitation:poly1"] == pytest.approx(1.0, abs=1e-6)
+    assert values(out, "fit_coef")["precipitation:poly1:c1"] == pytest.approx(expected["precipitation"], rel=1e-4)
+    ndvi = values(out, "ndvi")
+    assert ndvi["precipitation+10"] - ndvi["precipitation+0"] == pytest.approx(10 * expected["precipitation"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_precipitation_clusters_recover_the_regimes(forecast):
+    from sklearn.metrics import adjusted_rand_score
+
+    from xaibench_studies.clustering import cluster_series, resample
+
+    data, info = forecast
+    series = resample(data["test/weather"][..., 0], info.extra["days_per_frame"])
+    c = cluster_series(series, range(2, 5), threshold=0.4, seed=0)
+    assert adjusted_rand_score(data["test/regime"], c.labels) >= 0.8
+
+
+def test_csp_rejects_unknown_groups_and_non_forecasters():
+    with pytest.raises(ValueError, match="unknown groups"):
+        Csp.Params(shifts={"wind": (0.0, 1.0)})
+    assert Csp().incompatibility(xc.ModelInfo(), "input")
+    assert Csp().incompatibility(xc.ModelInfo(provides=frozenset({"forecast"})), "input") is None
