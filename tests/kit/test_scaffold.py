@@ -122,3 +122,35 @@ def test_pip_install_editable_makes_it_a_plugin(tmp_path):
     assert any("box-blur" in line and "xaibench-box-blur" in line for line in listing.stdout.splitlines())
     tests = run_pytest(root, python=str(python))
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+
+
+def test_new_method_runs_next_to_builtins_and_is_ranked(tmp_path, monkeypatch, cli, workdir):
+    """Done-when of the kit: new-plugin -> installed -> in a grid with built-ins -> ranked."""
+    import importlib
+    import json
+
+    from conftest import write_dist_info
+
+    from xaibench.plugins import PluginSession, reset_session
+
+    root = create_plugin("my-method", "attribution", tmp_path)
+    dists = tmp_path / "site"
+    write_dist_info(dists, "xaibench-my-method", "0.1.0", {"my-method": "xaibench_my_method.plugin"})
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.syspath_prepend(str(dists))
+    importlib.invalidate_caches()
+    reset_session(PluginSession())
+    (workdir / "r.yaml").write_text(
+        "experiment: kit\nseeds: [0, 1]\nlayers: [input]\n"
+        "datasets: {lc: {component: synth-landcover, params: {n_train: 24, n_val: 8, n_test: 8, patch_size: 32}}}\n"
+        "models: {uhnet: {component: uh-net, params: {width: 0.0625, train: {epochs: 1}}}}\n"
+        "attributions: {gxf: gradients-x-features, saliency: saliency, mine: my-method}\n"
+        "postprocessors: {none: none}\n"
+        "metrics: {entropy: xai-entropy}\n"
+    )
+    code, out, err = cli("run", "r.yaml", "--quiet")
+    assert code == 0, out + err
+    code, out, err = cli("rank", "kit", "--metric", "entropy.kb_mean", "--format", "json", "--n-boot", "50")
+    assert code == 0, out + err
+    ranking = json.loads(out)["rankings"][0]
+    assert "mine" in json.dumps(ranking) and "gxf" in json.dumps(ranking)
