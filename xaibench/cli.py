@@ -167,10 +167,15 @@ def _print_summary(summary) -> None:
             key = (r["dataset"], r["model"], r["layer"], r["attribution"], r["postprocessor"])
             cells.setdefault(key, {})[name] = f"{r['mean']:.3f}±{r['std']:.3f}"
     if cells:
-        table = Table("dataset", "model", "layer", "attribution", "post", *stats, title="mean ± std across seeds")
+        # columns that are the same on every row (one dataset, one layer) say nothing: drop them
+        names = ("dataset", "model", "layer", "attribution", "post")
+        keep = [i for i in range(len(names)) if len({k[i] for k in cells}) > 1] or [1]
+        stats = stats[: max(2, (out.width - 14 * len(keep)) // 14)]
+        table = Table(*(names[i] for i in keep), *stats, title="mean ± std across seeds")
         for key in sorted(cells):
-            table.add_row(*key, *(cells[key].get(s, "") for s in stats))
+            table.add_row(*(key[i] for i in keep), *(cells[key].get(s, "") for s in stats))
         out.print(table)
+        out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
               f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/]")
     out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
