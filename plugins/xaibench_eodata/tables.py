@@ -8,28 +8,8 @@ product's codes; codes mapped to ``None`` become the ignore index ``-1`` in mask
 from __future__ import annotations
 
 from xaibench.components import Band
+from xaibench.sensors import S2_BANDS, S2_NAMES  # noqa: F401  (re-exported)
 
-S2_BANDS: tuple[Band, ...] = tuple(
-    Band(name, wavelength, "s2", "reflectance")
-    for name, wavelength in (
-        ("B1", 442.7),
-        ("B2", 492.4),
-        ("B3", 559.8),
-        ("B4", 664.6),
-        ("B5", 704.1),
-        ("B6", 740.5),
-        ("B7", 782.8),
-        ("B8", 832.8),
-        ("B8A", 864.7),
-        ("B9", 945.1),
-        ("B10", 1373.5),
-        ("B11", 1613.7),
-        ("B12", 2202.4),
-    )
-)
-"""The 13 Sentinel-2 MSI bands (Sentinel-2A central wavelengths, nm) in L1C file order."""
-
-S2_NAMES: tuple[str, ...] = tuple(b.name for b in S2_BANDS)
 S2_L2A_NAMES: tuple[str, ...] = tuple(n for n in S2_NAMES if n != "B10")
 """Level-2A products (BigEarthNet) have no cirrus band B10: 12 bands."""
 
