@@ -8,7 +8,7 @@ import re
 
 from .helpers import parse, png_size
 
-SECTIONS = ["overview", "similarity", "segmentation", "maps", "original-vs-harmonized", "summary", "problems"]
+SECTIONS = ["overview", "similarity", "segmentation", "maps", "original-vs-harmonized", "leaderboard", "summary", "problems"]
 
 
 def test_report_files_and_every_image(built):
@@ -100,3 +100,10 @@ def test_missing_cache_still_reports(built, report_session, cli, tmp_path):
     code, out, err = cli("report", "tiny-report", "--results-dir", str(results), "--out", str(tmp_path / "r2"),
                          "--cache", str(built.workdir / ".xaibench" / "cache"))
     assert code == 0 and "figures/maps-" in (tmp_path / "r2" / "index.html").read_text()
+
+
+def test_leaderboard_ranks_the_methods(built):
+    text = built.index.read_text()
+    assert "Leaderboard" in text and "Kendall" in text
+    # the segmentation agreement (higher is better) is ranked for every model/layer/post-processor
+    assert text.count("seg.f1_micro") >= 4 or text.count("f1_micro") >= 4

@@ -1,0 +1,60 @@
+"""The leaderboard: methods ranked per metric with bootstrap rank intervals, and sanity-check flags."""
+
+from __future__ import annotations
+
+from .. import html
+from ..html import Cell
+from .registry import ReportContext, register_section
+
+SANITY = ("model-randomization", "random-logit")
+N_BOOT = 200
+PREFERRED = ("value", "f1_micro", "mean", "kb_mean", "accuracy")
+"""The statistic a metric is ranked on when it has several (``xaibench rank --metric`` picks any)."""
+
+
+@register_section("leaderboard", "Leaderboard", order=80)
+def leaderboard(ctx: ReportContext) -> str | None:
+    import pyarrow as pa
+
+    from xaibench.ranking import metric_directions, rank_methods
+
+    exp = ctx.experiment
+    if not any(r["attribution"] and r["status"] == "ok" for r in exp.rows):
+        return None
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(exp.path) if exp.path.exists() else pa.Table.from_pylist(exp.rows)
+    directions = metric_directions(table)
+    chosen = []
+    for alias, higher in directions.items():
+        stats = {r["statistic"] for r in exp.rows if r["metric"] == alias and r["status"] == "ok" and r["attribution"]}
+        main = next((s for s in PREFERRED if s in stats), min(stats) if stats else None)
+        if higher is not None and main:
+            chosen.append(f"{alias}.{main}")
+    if not chosen:
+        return None
+    rankings, _ = rank_methods(table, chosen, directions, n_boot=N_BOOT)
+    parts = [html.paragraph(
+        f"Methods ranked on each metric's mean within every dataset, model, layer and post-processor; "
+        f"rank intervals from a {N_BOOT}-replicate paired bootstrap over seeds and sub-keys "
+        "(`xaibench rank` for more replicates). Methods whose intervals overlap are not distinguishable.")]
+    body = []
+    for r in rankings:
+        where = "/".join(v for v in r.context.values() if v)
+        groups = " > ".join("{" + ", ".join(g) + "}" if len(g) > 1 else g[0] for g in r.groups())
+        tau = "–" if r.kendall_tau is None or r.kendall_tau != r.kendall_tau else f"{r.kendall_tau:.2f}"
+        body.append([Cell(where, label=True), f"{r.metric}.{r.statistic}", "higher" if r.higher_is_better else "lower",
+                     Cell(groups, label=True), tau])
+    if body:
+        parts.append(html.table([["where", "metric", "better", "order (ties in braces)", "Kendall τ between seeds"]],
+                                body, label_columns=1))
+    flagged = sorted({(r["model"], r["layer"], r["attribution"], r["postprocessor"], r["metric"])
+                      for alias in (a for c in SANITY for a in exp.aliases("metric", c))
+                      for r in exp.rows if r["metric"] == alias and r["statistic"] == "passed"
+                      and r["status"] == "ok" and r["value"] == 0})
+    if flagged:
+        parts.append(html.paragraph("Methods that fail a sanity check (their explanation does not depend on the "
+                                    "model's weights or on the class):", note=True))
+        parts.append(html.table([["model", "layer", "method", "post-processor", "check"]],
+                                [[Cell(str(v), bold=i == 2) for i, v in enumerate(f)] for f in flagged]))
+    return "\n".join(parts)
