@@ -125,11 +125,12 @@ class AuxShuffle(xc.Metric):
 
 
 def epochs_to_threshold(curve: list[float], threshold: float, alpha: float = 1.0) -> float:
-    """Eff-p: ``alpha`` times the first (1-based) epoch whose value reaches ``threshold``; ``inf`` if none."""
+    """Eff-p: ``alpha`` times the first (1-based) epoch whose value reaches ``threshold``; NaN if none
+    (undefined: the model never reached it; NaN keeps it out of means and rankings)."""
     for epoch, value in enumerate(curve, start=1):
         if value >= threshold:
             return alpha * epoch
-    return float("inf")
+    return float("nan")
 
 
 class Efficiency(xc.Metric):

@@ -88,7 +88,7 @@ def test_aux_shuffle_is_deterministic_and_skips_models_without_aux():
 def test_epochs_to_threshold():
     assert epochs_to_threshold([0.5, 0.9, 0.96, 0.99], 0.95) == 3
     assert epochs_to_threshold([0.5, 0.9, 0.96], 0.95, alpha=1.5) == 4.5
-    assert math.isinf(epochs_to_threshold([0.5, 0.6], 0.95))
+    assert math.isnan(epochs_to_threshold([0.5, 0.6], 0.95))
 
 
 def test_efficiency_explains_missing_history():

@@ -140,7 +140,9 @@ def _context(scope: str, data, sc: Scenario, minfo, layer: str | None, seed: int
     def make(device: str = "cpu") -> MetricContext:
         net = build(device)
         ctx = MetricContext(data=data, data_info=sc.info, model_info=minfo, seed=seed, load_model=lambda: net,
-                            layer=layer, memory_budget_mb=64, training={"test_f1_micro": 0.5, "epochs": 1.0})
+                            layer=layer, memory_budget_mb=64, training={"test_f1_micro": 0.5, "epochs": 2.0},
+                            history=[{"epoch": 1, "train_loss": 0.7, "val_loss": 0.6, "val_accuracy": 0.4, "seconds": 1.0},
+                                     {"epoch": 2, "train_loss": 0.5, "val_loss": 0.5, "val_accuracy": 0.6, "seconds": 1.0}])
         maps = attributions(device)
         if scope == "attribution":
             ctx.method, ctx.attributions = method, maps["gxf"].copy()
