@@ -8,7 +8,7 @@ rely only on it, so any third-party model that implements it can be explained.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -37,6 +37,3 @@ class SplittableModel(Protocol):
 
     def split(self, layer: str) -> tuple[Body, Head]: ...
 
-
-def describe_layers(model: Any) -> tuple[str, ...]:
-    return tuple(getattr(model, "layer_names", ("input",)))
