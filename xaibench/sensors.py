@@ -25,3 +25,15 @@ S2_BANDS: tuple[Band, ...] = tuple(
 """The 13 Sentinel-2 MSI bands (Sentinel-2A central wavelengths, nm), in L1C file order; reflectance 0-1."""
 
 S2_NAMES: tuple[str, ...] = tuple(b.name for b in S2_BANDS)
+
+LANDCOVER8_CLASSES: tuple[str, ...] = (
+    "Forest",
+    "Shrubland",
+    "Grassland",
+    "Wetland",
+    "Cropland",
+    "Urban/Built-up",
+    "Barren",
+    "Water",
+)
+"""The 8 land-cover classes of the harmonization study (DFC2020's scheme without Savanna and Snow/Ice)."""
