@@ -12,7 +12,7 @@ import xaibench.components as xc
 
 from .base import Index, Problem, RealDataset, Record, SkipSample
 from .errors import LabelError
-from .params import OpticalParams, SarParams, check_bands, check_class_map
+from .params import OpticalParams, SarParams, check_bands, check_class_map, distinct
 from .tables import (
     BEN19,
     BEN43_TO_19,
@@ -58,9 +58,7 @@ class BigEarthNetParams(OpticalParams, SarParams):
     @field_validator("modalities", "polarizations")
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("needs at least one entry, without repeats")
-        return v
+        return distinct(v)
 
     @field_validator("bands")
     @classmethod

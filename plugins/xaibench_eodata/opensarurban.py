@@ -12,7 +12,7 @@ import xaibench.components as xc
 
 from .base import Index, Problem, RealDataset, Record
 from .errors import BadFileError, EmptyDataError
-from .params import RealParams, SarParams
+from .params import RealParams, SarParams, distinct
 from .tables import OPENSARURBAN_CLASSES, S1_POLARIZATIONS, s1_band
 
 if TYPE_CHECKING:
@@ -38,9 +38,7 @@ class OpenSARUrbanParams(RealParams, SarParams):
     @field_validator("polarizations", "classes")
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(v) < 1 or len(set(v)) != len(v):
-            raise ValueError("needs at least one entry, without repeats")
-        return v
+        return distinct(v)
 
 
 def _polarization(parts: tuple[str, ...]) -> tuple[str | None, str]:

@@ -92,3 +92,10 @@ def check_bands(selected: tuple[str, ...] | None, available: tuple[str, ...], wh
     if unknown or len(set(names)) != len(names) or not names:
         raise ValueError(f"{what}: bands must be distinct names among {', '.join(available)} (got {', '.join(selected)})")
     return names
+
+
+def distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Validator body for name lists (modalities, polarizations, classes): non-empty, no repeats."""
+    if not values or len(set(values)) != len(values):
+        raise ValueError("needs at least one entry, without repeats")
+    return values

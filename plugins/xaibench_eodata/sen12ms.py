@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 import xaibench.components as xc
 
 from .base import Index, Problem, RealDataset, Record
-from .params import OpticalParams, SarParams, SplitName, check_bands, check_class_map
+from .params import OpticalParams, SarParams, SplitName, check_bands, check_class_map, distinct
 from .tables import DFC10_TO_8, IGBP_TO_8, LANDCOVER8, S1_POLARIZATIONS, S2_BANDS, S2_NAMES, s1_band
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ class Sen12msFamilyParams(OpticalParams, SarParams):
     @field_validator("modalities", "polarizations")
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("needs at least one entry, without repeats")
-        return v
+        return distinct(v)
 
     @field_validator("bands")
     @classmethod
