@@ -18,13 +18,24 @@ if TYPE_CHECKING:
 RegionName = Literal["boreal", "temperate", "mediterranean", "arid", "tropical"]
 _REGIONS: tuple[str, ...] = ("boreal", "temperate", "mediterranean", "arid", "tropical")  # = climate.REGION_NAMES
 
+PRIOR_SHARPNESS = 2.0
+"""Exponent the prior shift strength is multiplied by before :func:`.ecology.class_priors`.
+
+At ``prior_shift = 1`` the priors are ``region_c^2 / default_c`` times the moisture response
+squared: the regional table sharpened, so that the bioclimatic vector says enough about the
+classes for an aux-aware model to gain over an agnostic one at a few hundred training
+patches (with the table as is, ResNet-18-CBN and ResNet-18 tie within seed noise).
+"""
+
 
 class BioclimParams(SceneParams):
     """Scene params plus where the patches lie and how strongly climate shapes them."""
 
     train_regions: tuple[RegionName, ...] | None = Field(None, description="regions of train/val patches; None: all")
     test_regions: tuple[RegionName, ...] | None = Field(None, description="regions of test patches; None: all")
-    prior_shift: float = Field(1.0, ge=0.0, le=1.0, description="0: same class priors everywhere; 1: regional priors")
+    prior_shift: float = Field(
+        1.0, ge=0.0, le=1.0, description="0: same class priors everywhere; 1: sharpened regional priors"
+    )
     climate_shift: float = Field(1.0, ge=0.0, le=2.0, description="0: spectra ignore climate; 1: default shift")
 
     @field_validator("train_regions", "test_regions")
@@ -44,7 +55,8 @@ class SynthBioclim(SynthDataset):
 
     Each patch lies at a random point of one of 5 regions (boreal, temperate,
     mediterranean, arid, tropical; chosen uniformly among the split's regions); the
-    climate there (:mod:`.climate`) sets the class priors (prior shift) and dries out
+    climate there (:mod:`.climate`) sets the class priors (prior shift, sharpened by
+    :data:`PRIOR_SHARPNESS`) and dries out
     or greens up the vegetation spectra (covariate shift, :mod:`.ecology`).  Arrays per
     split, besides those of ``synth-landcover`` (``x``, ``mask``, ``labels``, ``label``,
     ``fractions``):
@@ -57,7 +69,7 @@ class SynthBioclim(SynthDataset):
     """
 
     name: ClassVar[str] = "synth-bioclim"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Params: ClassVar[type[BioclimParams]] = BioclimParams
     params: BioclimParams
 
@@ -109,7 +121,7 @@ class SynthBioclim(SynthDataset):
         bio = bioclim(climate_at(World.draw(world_rng(data_seed)), lat, lon, micro))
 
         cfg = p.scene_config()
-        priors = ecology.class_priors(region, bio, p.priors(), p.prior_shift)
+        priors = ecology.class_priors(region, bio, p.priors(), PRIOR_SHARPNESS * p.prior_shift)
         layout = make_layout(sample_rngs(data_seed, split, start, n, Stream.SCENE), priors, cfg)
         base = ecology.class_signatures(bio, p.climate_shift)
         x = finish_optical(layout, render(layout, *optical_signatures(layout, base)), cfg)
