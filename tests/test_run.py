@@ -89,6 +89,35 @@ def test_known_values(session, toy_registry):
         assert val[(seed, "deep", "g2", "none")] == pytest.approx(2 * val[(seed, "deep", "g1", "none")], rel=1e-6)
 
 
+def test_models_scope_compares_models_once_per_group(session, workdir):
+    """One stage per (dataset, seed, layer, method, post-processor) over the models; values go to their model."""
+    reg = TOY_REGISTRY.replace("lin: toy-linear", "lin: toy-linear\n  lin3: {component: toy-linear, params: {scale: 3.0}}")
+    write(workdir / "r.yaml", reg.replace("metrics:\n", "metrics:\n  mdiff: toy-model-diff\n"))
+    config = load_registry(workdir / "r.yaml", session.catalog)
+    stages = build_plan(config, session.catalog).stages()
+    groups = [s for s in stages if s.kind == "metric" and s.spec["scope"] == "models"]
+    assert len(groups) == 2 * 2 * 2 * 2  # seeds x layers x methods x post-processors, not x models
+    assert all({"group/lin", "group/lin3", "group-model/lin", "group-model/lin3"} <= set(g.inputs) for g in groups)
+    s = run(config, session, quiet=True)
+    assert s.ok
+    rows = s.table.to_pylist()
+    diff = {(r["seed"], r["layer"], r["attribution"], r["postprocessor"]): r["value"]
+            for r in rows if r["metric"] == "mdiff" and r["model"] == "lin3"}
+    assert len(diff) == 16 and all(v > 0 for v in diff.values())
+    assert {r["sub_key"] for r in rows if r["metric"] == "mdiff"} == {"lin"}
+    assert not any(r["metric"] == "mdiff" and r["model"] == "lin" for r in rows)
+    # g2 = 2 x g1 for both models, so lin3's difference from lin doubles too
+    for seed in (0, 1):
+        assert diff[(seed, "deep", "g2", "none")] == pytest.approx(2 * diff[(seed, "deep", "g1", "none")], rel=1e-5)
+
+
+def test_models_scope_with_one_model_is_skipped_with_reason(session, workdir):
+    write(workdir / "r.yaml", TOY_REGISTRY.replace("metrics:\n", "metrics:\n  mdiff: toy-model-diff\n"))
+    rows = grid(session, workdir / "r.yaml").table.to_pylist()
+    skipped = [r for r in rows if r["metric"] == "mdiff"]
+    assert skipped and all(r["status"] == "skipped" and "compares models" in r["message"] for r in skipped)
+
+
 def test_changing_one_metric_recomputes_only_that_metric(session, toy_registry, workdir):
     grid(session, toy_registry)
     write(toy_registry, TOY_REGISTRY.replace("mean: toy-mean", "mean: {component: toy-mean, params: {offset: 1.0}}"))

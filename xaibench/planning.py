@@ -6,6 +6,9 @@ Units are what a tracker records, one child run each:
 - a *cell* per (dataset, model, seed, layer, attribution, post-processor):
   attribute -> [prepare] -> post-process -> metrics.
 
+Group metrics (scopes ``methods``, ``postprocessors``, ``models``) are one stage whose
+values are shared by the cells of their group.
+
 Stages are shared between units wherever their keys coincide (the data of a
 dataset and seed, a model's training, a layer's features, the method-independent
 ``prepare`` stage of a post-processor), so each is computed once.
@@ -136,6 +139,7 @@ def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
     for alias, metric in comps["metric"].items():
         metrics_by_scope[metric.scope].append(alias)
     pp_aliases: list[str | None] = list(config.of("postprocessor")) or [None]
+    by_model: dict[tuple, list[tuple[str, Unit, ModelInfo, frozenset[str]]]] = defaultdict(list)
 
     for d_alias, d_ref in config.of("dataset").items():
         dataset = comps["dataset"][d_alias]
@@ -177,9 +181,53 @@ def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
                     if layer not in m_info.layers:
                         skipped.append(Skip(lcoords, f"model {m_alias!r} has no layer {layer!r} (has: {', '.join(m_info.layers)})"))
                         continue
-                    units.extend(_cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_aliases,
-                                        metrics_by_scope, skipped))
+                    cells = _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_aliases,
+                                   metrics_by_scope, skipped)
+                    for c in cells:
+                        group = tuple(c.coords[k] for k in ("dataset", "seed", "layer", "attribution", "postprocessor"))
+                        by_model[group].append((m_alias, c, m_info, provides))
+                    units.extend(cells)
+    _model_groups(config, comps, by_model, metrics_by_scope["models"])
     return Plan(config, units, skipped)
+
+
+def _trained(cell: Unit) -> Stage:
+    attribute = cell.core if cell.core.kind == "attribute" else cell.core.inputs["test"]
+    return attribute.inputs["model"]
+
+
+def _model_groups(config, comps, by_model, aliases: list[str]) -> None:
+    """Scope ``models``: one stage per (dataset, seed, layer, method, post-processor) over the models."""
+    for m_alias in aliases:
+        metric, ref = comps["metric"][m_alias], config.of("metric")[m_alias]
+        for members in by_model.values():
+            members = [m for m in members if selected(config, {**m[1].coords, "metric": m_alias})]
+            if len(members) < 2:
+                for _, c, _, _ in members:
+                    c.skipped_metrics[m_alias] = f"metric {m_alias!r} compares models and this group has only one"
+                continue
+            whys = {a: _missing(metric.requires, provides, f"metric {m_alias!r}")
+                    or _guard(ref, "incompatibility()", metric.incompatibility, info, c.coords["layer"])
+                    for a, c, info, provides in members}
+            why = next((f"{w} (model {a!r})" for a, w in whys.items() if w), None)
+            if why:
+                for _, c, _, _ in members:
+                    c.skipped_metrics[m_alias] = why
+                continue
+            first = members[0][1]
+            data = _trained(first).inputs["data"]
+            spec = {"metric": ref.identity(), "seed": first.coords["seed"], "scope": "models",
+                    "layer": first.coords["layer"], "attribution": first.coords["attribution"],
+                    "postprocessor": first.coords["postprocessor"]}
+            inputs = {"data": data, "model": _trained(first)}
+            for a, c, _, _ in members:
+                inputs[f"group/{a}"] = c.core
+                inputs[f"group-model/{a}"] = _trained(c)
+            c0 = first.coords
+            label = f"{m_alias} {c0['dataset']}/seed{c0['seed']}/{c0['layer']}/{c0['attribution']} over {len(members)} models"
+            stage = Stage("metric", spec, inputs, label=label)
+            for _, c, _, _ in members:
+                c.metrics.append(MetricLink(m_alias, "models", stage))
 
 
 def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_aliases, metrics_by_scope, skipped) -> list[Unit]:

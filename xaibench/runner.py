@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             record = _record(to_log[ukey], outcomes, cache, plan)
             record.artifacts.update(_plugin_artifacts(session, to_log[ukey], record.status, cache, artifacts_dir))
             tracker.log(record)
+            shutil.rmtree(artifacts_dir / ukey, ignore_errors=True)
             summary.units_logged += 1
 
     for ukey in list(waiting):
@@ -132,6 +134,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             f"results/{summary.summary_path.name}": summary.summary_path,
         })
         summary.tracking["experiment"] = config.experiment
+        shutil.rmtree(artifacts_dir, ignore_errors=True)
     return summary
 
 
@@ -161,7 +164,8 @@ def _flatten(prefix: str, params: dict[str, Any], out: dict[str, str]) -> None:
 
 def _belongs(value: dict, unit: Unit) -> bool:
     return (value.get("attribution") in (None, unit.coords.get("attribution"))
-            and value.get("postprocessor") in (None, unit.coords.get("postprocessor")))
+            and value.get("postprocessor") in (None, unit.coords.get("postprocessor"))
+            and value.get("model") in (None, unit.coords.get("model")))
 
 
 def _values(link_stage: Stage, unit: Unit, cache: Cache) -> list[dict]:
@@ -188,7 +192,7 @@ def _record(unit: Unit, outcomes: dict[str, StageOutcome], cache: Cache, plan: P
         o = outcomes[link.stage.key]
         if o.ok:
             continue
-        if link.scope in ("methods", "postprocessors") and not errors and (o.error or "").startswith("upstream failed"):
+        if link.scope in ("methods", "postprocessors", "models") and not errors and (o.error or "").startswith("upstream failed"):
             # another member of the group failed: this combination is fine, the comparison is missing
             tags[f"missing.{link.alias}"] = o.error or ""
         else:

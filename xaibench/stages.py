@@ -287,6 +287,8 @@ def _metric(stage: Stage, rt: StageRunner) -> Bundle:
     for role, s in stage.inputs.items():
         if role.startswith("group/"):
             ctx.group[role[len("group/"):]] = rt.load(s)["attributions"]
+        elif role.startswith("group-model/"):
+            ctx.group_info[role[len("group-model/"):]] = rt.component(s.spec["model"]).info(info)
     values = metric.evaluate(ctx)
     return Bundle(meta={"values": [asdict(v) for v in values]})
 

@@ -136,9 +136,8 @@ def epochs_to_threshold(curve: list[float], threshold: float, alpha: float = 1.0
 class Efficiency(xc.Metric):
     """Eff-p: epochs (times a walltime multiplier alpha) until validation accuracy reaches ``p``.
 
-    Reads the per-epoch training history.  The core does not hand it to metrics yet
-    (``MetricContext`` has only the flat ``training`` metrics, and the zoo's history has no
-    validation accuracy): until then ``evaluate`` fails with that reason.
+    Reads the trainer's per-epoch history (``MetricContext.history``, entry ``key``);
+    ``eff`` is NaN when the threshold is never reached.
     """
 
     name: ClassVar[str] = "efficiency"
@@ -155,6 +154,6 @@ class Efficiency(xc.Metric):
         history = getattr(ctx, "history", None)
         if not history or self.params.key not in history[0]:
             raise ValueError(f"needs the per-epoch training history with {self.params.key!r} "
-                             "(MetricContext.history), which this core does not provide")
+                             "(MetricContext.history); this model's trainer kept none")
         curve = [float(h[self.params.key]) for h in history]
         return [xc.MetricValue("eff", epochs_to_threshold(curve, self.params.threshold, self.params.alpha))]

@@ -10,8 +10,9 @@ from xaibench import hookimpl
 from .bioclim import AuxShuffle, Efficiency, Generalization
 from .csp import Csp
 from .shape import Shape
+from .shortcut import ShortcutCheck
 
-METRICS = (Shape, Generalization, AuxShuffle, Efficiency, Csp)
+METRICS = (Shape, Generalization, AuxShuffle, Efficiency, Csp, ShortcutCheck)
 
 
 @hookimpl

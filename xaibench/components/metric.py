@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .dataset import DatasetInfo
     from .model import ModelInfo
 
-Scope = Literal["model", "attribution", "methods", "postprocessors"]
+Scope = Literal["model", "attribution", "methods", "postprocessors", "models"]
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class MetricValue:
 
     ``statistic`` names it (``"f1_micro"``; ``"value"`` when there is one);
     ``sub_key`` qualifies it (a class name, the second method of a pair).
-    For group scopes, ``attribution`` / ``postprocessor`` say which member of the
-    group the value belongs to (the first method of a pair).
+    For group scopes, ``attribution`` / ``postprocessor`` / ``model`` say which member
+    of the group the value belongs to (the first method of a pair).
     """
 
     statistic: str
@@ -34,6 +34,7 @@ class MetricValue:
     sub_key: str = ""
     attribution: str | None = None
     postprocessor: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -49,7 +50,10 @@ class MetricContext:
     - scope ``methods``: ``group`` maps each method alias to its attributions
       (same dataset, model, seed, layer, post-processor);
     - scope ``postprocessors``: ``group`` maps each post-processor alias to the
-      same method's attributions (``"none"``-like identity first when present).
+      same method's attributions (``"none"``-like identity first when present);
+    - scope ``models``: ``group`` maps each model alias to its attributions (same dataset,
+      seed, layer, method, post-processor) and ``group_info`` to its :class:`ModelInfo`;
+      ``model_info`` / ``load_model`` are the first member's.
     """
 
     data: Bundle
@@ -62,6 +66,7 @@ class MetricContext:
     method: AttributionMethod | None = None
     attributions: np.ndarray | None = None
     group: dict[str, np.ndarray] = field(default_factory=dict)
+    group_info: dict[str, ModelInfo] = field(default_factory=dict)
     training: dict[str, float] = field(default_factory=dict)
     """The trainer's flat metrics (``meta["metrics"]`` of the model's weights)."""
     history: list[dict[str, float]] = field(default_factory=list)
@@ -74,7 +79,9 @@ class Metric(Component):
     - ``"model"``: once per (dataset, model, seed); never multiplied by methods;
     - ``"attribution"``: once per (dataset, model, seed, layer, method, post-processor);
     - ``"methods"``: once per (dataset, model, seed, layer, post-processor) over all methods;
-    - ``"postprocessors"``: once per (dataset, model, seed, layer, method) over all post-processors.
+    - ``"postprocessors"``: once per (dataset, model, seed, layer, method) over all post-processors;
+    - ``"models"``: once per (dataset, seed, layer, method, post-processor) over all models
+      (the same layer name in each; models without it are not members).
 
     ``higher_is_better`` (``None`` when there is no direction) is used by rankings;
     it may be overridden per instance (an adapter whose direction depends on params).

@@ -26,7 +26,7 @@ class RunRecord:
     status: Literal["FINISHED", "FAILED"] = "FINISHED"
     error: str | None = None
     artifacts: dict[str, Path] = field(default_factory=dict)
-    """Relative artifact path -> local file."""
+    """Relative artifact path -> local file; plugin files are deleted once ``log`` returns, so copy them there."""
 
 
 class Tracker(Component):

@@ -1,5 +1,5 @@
-"""Sections of the model-level study metrics (``xaibench_studies``): SHAPE, generalization and
-aux shuffling, CSP sensitivities.  Every number is the mean ± std across seeds."""
+"""Sections of the study metrics (``xaibench_studies``): SHAPE, generalization, efficiency, aux
+shuffling and the shortcut check, CSP sensitivities.  Every number is the mean ± std across seeds."""
 
 from __future__ import annotations
 
@@ -41,16 +41,20 @@ def shape(ctx: ReportContext) -> str | None:
     return "".join(parts) if found else None
 
 
-@register_section("generalization", "Generalization and auxiliary data", metrics=("generalization", "aux-shuffle"),
-                  order=41)
+@register_section("generalization", "Generalization and auxiliary data",
+                  metrics=("generalization", "aux-shuffle", "efficiency", "shortcut-check"), order=41)
 def generalization(ctx: ReportContext) -> str | None:
     parts = []
-    for alias, rows in _rows(ctx, "generalization", r".*"):
-        parts.append(html.heading(3, f"{alias} (Gen-ML, Gen-Geo)"))
-        parts.append(value_table(ctx, rows, MODEL_COORDS))
-    for alias, rows in _rows(ctx, "aux-shuffle", r".*"):
-        parts.append(html.heading(3, f"{alias} (aux vectors shuffled within the split)"))
-        parts.append(value_table(ctx, rows, MODEL_COORDS))
+    for component, title, coords in (
+        ("generalization", "Gen-ML, Gen-Geo", MODEL_COORDS),
+        ("efficiency", "Eff-p: epochs until the validation accuracy reaches p", MODEL_COORDS),
+        ("aux-shuffle", "aux vectors shuffled within the split", MODEL_COORDS),
+        ("shortcut-check", "Pearson correlation of upsampled attribution maps with the reference model's; "
+                           "high means no shortcut", (*MODEL_COORDS, "layer", "attribution")),
+    ):
+        for alias, rows in _rows(ctx, component, r".*"):
+            parts.append(html.heading(3, f"{alias} ({title})"))
+            parts.append(value_table(ctx, rows, coords))
     return "".join(parts) or None
 
 

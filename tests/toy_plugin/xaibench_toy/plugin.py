@@ -60,6 +60,7 @@ class ToyLinear(Model):
     class Params(Params):
         fail: bool = False
         sleep: float = 0.0
+        scale: float = 1.0
 
     def info(self, data: DatasetInfo) -> ModelInfo:
         return ModelInfo(layers=("input", "deep"))
@@ -68,7 +69,7 @@ class ToyLinear(Model):
         time.sleep(self.params.sleep)
         if self.params.fail:
             raise RuntimeError("toy model asked to fail")
-        w = np.random.default_rng(seed).normal(size=(3, 2)).astype(np.float32)
+        w = self.params.scale * np.random.default_rng(seed).normal(size=(3, 2)).astype(np.float32)
         return Bundle({"w": w}, {"metrics": {"accuracy": float(abs(w).mean())}})
 
     def load(self, data: DatasetInfo, state: Bundle):
@@ -150,6 +151,19 @@ class ToyPairDiff(Metric):
                 for a in ctx.group for b in ctx.group if a != b]
 
 
+class ToyModelDiff(Metric):
+    """Mean absolute difference of each model's attributions from the first model's."""
+
+    name = "toy-model-diff"
+    scope = "models"
+    higher_is_better = False
+
+    def evaluate(self, ctx) -> list[MetricValue]:
+        first, *others = list(ctx.group)
+        return [MetricValue("value", float(np.abs(ctx.group[m] - ctx.group[first]).mean()), sub_key=first, model=m)
+                for m in others]
+
+
 class ToyNeedsAux(Metric):
     """A metric needing auxiliary vectors: always skipped on toy data."""
 
@@ -196,4 +210,5 @@ def register_metrics(register):
     register(ToyMean)
     register(ToyPairDiff)
     register(ToyNeedsAux)
+    register(ToyModelDiff)
     register(ToyWeightNorm)

@@ -14,8 +14,8 @@ from .attribution import model_info_for
 from .common import check_class, cuda_available, describe, make_instance, perturb_global_rngs
 from .report import ConformanceReport
 
-SCOPES = ("model", "attribution", "methods", "postprocessors")
-Key = tuple[str, str, Any, Any]
+SCOPES = ("model", "attribution", "methods", "postprocessors", "models")
+Key = tuple[str, str, Any, Any, Any]
 
 
 def check_metric(
@@ -36,7 +36,8 @@ def check_metric(
     The context matches the metric's ``scope``: ``model`` (trained model and training
     metrics), ``attribution`` (``method`` = a gradient x features method and its test
     attributions ``(N, classes, H_l, W_l)`` at each layer), ``methods`` (a group of three
-    methods' attributions) or ``postprocessors`` (the same method raw and smoothed).
+    methods' attributions), ``postprocessors`` (the same method raw and smoothed) or
+    ``models`` (two models' attributions of the same method, with their model infos).
     Scenarios or layers the metric declares incompatible (``requires``,
     ``incompatibility``) are skipped.  Checks: ``scope`` and ``higher_is_better``
     are valid; ``evaluate`` returns :class:`MetricValue` records with a statistic
@@ -151,6 +152,9 @@ def _context(scope: str, data, sc: Scenario, minfo, layer: str | None, seed: int
         elif scope == "postprocessors":
             ctx.method = method
             ctx.group = {"none": maps["gxf"].copy(), "smooth": maps["smooth"].copy()}
+        elif scope == "models":
+            ctx.group = {"first": maps["gxf"].copy(), "second": maps["smooth"].copy()}
+            ctx.group_info = {"first": minfo, "second": minfo}
         return ctx
 
     return make
@@ -190,6 +194,10 @@ def _check_values(report: ConformanceReport, tag: str, values: Any, scope: str, 
         wrong = [v.postprocessor for v in values if v.postprocessor is not None and v.postprocessor not in members]
         report.expect(not wrong, f"{tag}: group members", f"values name post-processors {wrong[:3]} outside the group "
                       f"{sorted(members)}", "set MetricValue.postprocessor to a key of ctx.group")
+    if scope == "models":
+        wrong = [v.model for v in values if v.model is not None and v.model not in members]
+        report.expect(not wrong, f"{tag}: group members", f"values name models {wrong[:3]} outside the group "
+                      f"{sorted(members)}", "set MetricValue.model to a key of ctx.group")
     out = _as_dict(values)
     report.expect(len(out) == len(values), f"{tag}: unique records", "two values share statistic, sub_key and member",
                   "qualify repeated statistics with sub_key")
@@ -197,7 +205,7 @@ def _check_values(report: ConformanceReport, tag: str, values: Any, scope: str, 
 
 
 def _as_dict(values: list[MetricValue]) -> dict[Key, float]:
-    return {(v.statistic, v.sub_key, v.attribution, v.postprocessor): float(v.value) for v in values}
+    return {(v.statistic, v.sub_key, v.attribution, v.postprocessor, v.model): float(v.value) for v in values}
 
 
 def _same(a: dict[Key, float], b: dict[Key, float], rtol: float, atol: float) -> bool:
