@@ -91,6 +91,33 @@ def map_grid(rgb: np.ndarray, truth: np.ndarray | None, columns: Sequence[tuple[
     return fig
 
 
+def heatmap_grid(images: np.ndarray, image_title: str, columns: Sequence[tuple[str, np.ndarray]],
+                 row_labels: Sequence[str], title: str) -> Figure:
+    """One row per sample: the image ``(N, H, W, 3)`` (0-1) and each column's signed heatmap ``(N, H, W)``.
+
+    Each heatmap has its own symmetric colour range ``[-max|a|, max|a|]`` (red positive,
+    blue negative), because raw attributions of different methods have unrelated units.
+    """
+    n = len(images)
+    cols = [(image_title, images), *columns]
+    fig = Figure(figsize=(1.35 * len(cols), 1.35 * n + 0.7), layout="constrained")
+    axes = fig.subplots(n, len(cols), squeeze=False)
+    for j, (name, maps) in enumerate(cols):
+        axes[0, j].set_title(name, fontsize=7)
+        for i in range(n):
+            if j == 0:
+                axes[i, j].imshow(maps[i], interpolation="nearest")
+            else:
+                bound = float(np.nanmax(np.abs(maps[i]))) or 1.0
+                axes[i, j].imshow(maps[i], cmap=CORRELATION_CMAP, vmin=-bound, vmax=bound, interpolation="nearest")
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+    for i, label in enumerate(row_labels):
+        axes[i, 0].set_ylabel(label, fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
                  ylabel: str, title: str, ylim: tuple[float, float] | None = None) -> Figure:
     """Bars per group (methods on x), one colour per series ``(label, means, stds)``; NaN bars are left out."""

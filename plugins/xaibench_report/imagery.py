@@ -55,6 +55,25 @@ def class_map(attributions: np.ndarray, size: tuple[int, int] | None = None) -> 
     return labels
 
 
+def class_heatmap(attributions: np.ndarray, classes: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Each sample's map of one class, ``(N, H, W)`` float32, from maps ``(N, K, H_l, W_l)``.
+
+    ``classes`` ``(N,)`` picks the class per sample; ``(N, K, D, H_l, W_l)`` maps are
+    summed over ``D``; with ``size``, maps are resized bilinearly like :func:`class_map`.
+    """
+    a = np.asarray(attributions, dtype=np.float32)
+    if a.ndim == 5:
+        a = a.sum(axis=2)
+    picked = a[np.arange(len(a)), np.asarray(classes, dtype=np.int64)][:, None]
+    if size is not None and tuple(picked.shape[-2:]) != tuple(size):
+        import torch
+
+        with torch.no_grad():
+            picked = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(picked)), size=tuple(size),
+                                                     mode="bilinear", align_corners=False).numpy()
+    return picked[:, 0]
+
+
 def colorize(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """``(..., H, W)`` class indices to ``(..., H, W, 3)`` uint8 through ``lut`` ``(K + 1, 3)``.
 

@@ -120,6 +120,17 @@ def test_state_layout_and_subset_determinism() -> None:
     assert make(k=4).prepare(feats, seed=5)["subset"].tolist() == list(range(250))
 
 
+def test_k_fraction_keeps_the_share_of_the_feature_space() -> None:
+    h = make(k=100, k_fraction=0.001, k_min=10)
+    assert [h.neighbours(n) for n in (2_048, 50_000, 100_000, 1_000_000)] == [10, 50, 100, 100]
+    assert make(k=100).neighbours(2_048) == 100  # without k_fraction, k is fixed
+    rng = np.random.default_rng(7)
+    feats = Bundle({"train": rng.standard_normal((12, 4, 5, 5), dtype=np.float32),
+                    "test": rng.standard_normal((2, 4, 5, 5), dtype=np.float32)})
+    state = make(k=50, k_fraction=0.04, k_min=3).prepare(feats, seed=0)  # 300 train vectors -> k = 12
+    assert state["neighbors"].shape == (2 * 5 * 5, 12) and state.meta["k"] == 12
+
+
 def test_shapes_dtypes_preserved_and_spatial_mismatch_rejected() -> None:
     rng = np.random.default_rng(4)
     feats = Bundle(

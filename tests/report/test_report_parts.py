@@ -161,11 +161,12 @@ def test_sections_on_a_table_without_the_paper_metrics(tmp_path, custom_section)
     page = parse(text)
     assert page.errors == [] and page.images == []
     # pearson / segmentation / ovh sections are left out; maps have no cells; the custom one is in
-    assert page.ids == ["overview", "curve", "summary", "problems"]
+    # every metric is claimed by a section and there is no training: no "other results" section
+    assert page.ids == ["overview", "methods-table", "curve", "problems"]
     assert "curve rows: 8" in text
-    summary = text[text.index('id="summary"'):text.index('id="problems"')]
-    assert "ent (xai-entropy)" in summary and "my-curve" not in summary  # claimed by the custom section
-    assert "1.000 ± 0.707" in summary  # kb_mean 0.5 and 1.5 across the seeds
+    table = text[text.index('id="methods-table"'):text.index('id="curve"')]
+    assert "d · raw" in table and "d · smooth" in table and "XAI entropy (KB)" in table
+    assert "1.000 ± 0.707" in table and "1.100 ± 0.707" in table  # kb_mean 0.5 and 1.5 across the seeds (raw)
     problems = text[text.index('id="problems"'):]
     assert "RuntimeError: out of memory" in problems and "traceback" not in problems
     assert "requires aux; dataset d does not provide it" in problems and "d/m/0/deep/g2/raw" in problems
@@ -231,3 +232,36 @@ def test_plugin_import_stays_light():
             "print(','.join(m for m in ('torch', 'matplotlib', 'numpy', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_best_marks_follow_the_metric_direction():
+    from xaibench_report.experiment import Stat
+    from xaibench_report.sections.methods_table import best_marks
+
+    col = [Stat(0.2, 0.0, 1), None, Stat(0.5, 0.0, 1)]
+    assert best_marks(col, False) == [True, False, False]
+    assert best_marks(col, True) == [False, False, True]
+    assert best_marks(col, None) == [False, False, False]
+
+
+def test_class_heatmap_picks_each_samples_class_and_resizes():
+    from xaibench_report.imagery import class_heatmap
+
+    a = np.zeros((2, 3, 2, 2), np.float32)
+    a[0, 1] = 1.0
+    a[1, 2] = -2.0
+    out = class_heatmap(a, np.array([1, 2]), (4, 4))
+    assert out.shape == (2, 4, 4) and np.allclose(out[0], 1.0) and np.allclose(out[1], -2.0)
+    assert np.allclose(class_heatmap(a, np.array([0, 0])), 0.0)
+
+
+def test_true_classes_from_label_labels_or_mask():
+    from xaibench.bundle import Bundle
+    from xaibench_report.sections.heatmaps import true_classes
+
+    assert true_classes(Bundle({"test/label": np.array([2, 0, 1])}), 2).tolist() == [2, 0]
+    assert true_classes(Bundle({"test/labels": np.array([[0, 1], [1, 0]])}), 2).tolist() == [1, 0]
+    mask = np.zeros((1, 4, 4), np.int64)
+    mask[0, :3] = 3
+    assert true_classes(Bundle({"test/mask": mask}), 1).tolist() == [3]
+    assert true_classes(Bundle({}), 1) is None

@@ -1,0 +1,98 @@
+"""Signed heatmaps of each method for each sample's true class (the SAR paper's Fig. 1).
+
+Where the ``maps`` section shows which class wins at each position, this one shows how one
+class's evidence is spread: the raw attribution of the sample's true class, red positive
+and blue negative, each map on its own symmetric scale.  The Max-Sensitivity of the
+combination, when the experiment measured it, follows the method's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import html
+from .registry import ReportContext, register_section
+
+
+def true_classes(data: Any, n: int) -> np.ndarray | None:
+    """The class index ``(n,)`` of the first ``n`` test samples: ``label``, else the most present
+    of ``labels``, else the mask's most frequent class; ``None`` when the data has none of them."""
+    if "test/label" in data:
+        return np.asarray(data["test/label"][:n], dtype=np.int64)
+    if "test/labels" in data:
+        return np.asarray(data["test/labels"][:n]).argmax(axis=1)
+    if "test/mask" in data and data["test/mask"].ndim == 3:
+        masks = np.asarray(data["test/mask"][:n], dtype=np.int64)
+        return np.array([np.bincount(m[m >= 0].ravel()).argmax() if (m >= 0).any() else 0 for m in masks])
+    return None
+
+
+def _sensitivity(exp, coords: dict[str, Any]) -> float | None:
+    aliases = set(exp.aliases("metric", "max-sensitivity"))
+    keys = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")
+    for r in exp.rows:
+        if (r["metric"] in aliases and r["statistic"] == "mean" and r["status"] == "ok" and not r["sub_key"]
+                and all(r[k] == coords[k] for k in keys)):
+            return r["value"]
+    return None
+
+
+@register_section("heatmaps", "Heatmaps of the true class", metrics=("max-sensitivity", "xai-entropy"), order=31)
+def heatmaps(ctx: ReportContext) -> str | None:
+    from xaibench.cache import CorruptEntry
+
+    from ..figures import heatmap_grid
+    from ..imagery import class_heatmap, rgb_composite
+
+    exp = ctx.experiment
+    cells = [u for u in exp.units if u["kind"] == "cell" and "attributions" in u.get("stages", {})]
+    if not cells or exp.cache is None:
+        return None
+    ref, variants = exp.postprocessor_roles()
+    pp_rank = {p: i for i, p in enumerate([ref, *variants])}
+    parts = [html.paragraph(
+        f"The first {ctx.n_samples} test samples of the first seed: the image (true colour, or the first band in grey "
+        "for SAR), then each method's raw attribution map of the sample's true class, resized to the image; red "
+        "positive, blue negative, each map on its own symmetric scale. In parentheses: the combination's "
+        "Max-Sensitivity, when measured.", note=True)]
+    contexts = {(u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"]) for u in cells}
+    for dataset, model, layer in exp.contexts([dict(zip(("dataset", "model", "layer"), c)) for c in contexts]):
+        group = [u for u in cells if (u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"])
+                 == (dataset, model, layer)]
+        seed = min(u["coords"]["seed"] for u in group)
+        group = [u for u in group if u["coords"]["seed"] == seed]
+        methods = exp.ordered("attribution", {u["coords"]["attribution"] for u in group})
+        group.sort(key=lambda u: (methods.index(u["coords"]["attribution"]),
+                                  pp_rank.get(u["coords"]["postprocessor"], len(pp_rank))))
+        try:
+            data = exp.cache.get(group[0]["stages"]["data"])
+        except (KeyError, CorruptEntry):
+            continue
+        classes = true_classes(data, ctx.n_samples)
+        if classes is None or "test/x" not in data or data["test/x"].ndim != 4:
+            continue
+        x = data["test/x"][: ctx.n_samples]
+        info = data.meta.get("info", {})
+        bands = [b.get("name", "") for b in info.get("bands", [])] or [f"band {i}" for i in range(x.shape[1])]
+        names = list(info.get("classes") or [])
+        columns = []
+        for u in group:
+            try:
+                a = exp.cache.get(u["stages"]["attributions"])["attributions"][: ctx.n_samples]
+            except (KeyError, CorruptEntry):
+                continue
+            c = u["coords"]
+            name = c["attribution"] + (f"\n{c['postprocessor']}" if len(pp_rank) > 1 else "")
+            ms = _sensitivity(exp, c)
+            columns.append((name + (f" ({ms:.3g})" if ms is not None else ""), class_heatmap(a, classes, x.shape[-2:])))
+        if not columns:
+            continue
+        labels = [f"{i}: {names[k] if k < len(names) else k}" for i, k in enumerate(classes)]
+        image_title = "RGB (B4, B3, B2)" if all(b in bands for b in ("B4", "B3", "B2")) else f"{bands[0]} (grey)"
+        title = f"{model} at layer {layer} ({dataset}), seed {seed}"
+        parts.append(html.heading(3, title))
+        fig = heatmap_grid(rgb_composite(x, bands), image_title, columns, labels, title)
+        parts.append(ctx.figure(fig, f"heatmaps-{dataset}-{model}-{layer}", alt=f"true-class heatmaps of {model}"))
+    return "".join(parts) if len(parts) > 1 else None
