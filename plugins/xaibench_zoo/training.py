@@ -77,6 +77,10 @@ def split_data(data: Bundle, split: str, task: str, need_aux: bool) -> SplitData
     return SplitData(_tensor(x), y, None if aux is None else _tensor(aux))
 
 
+REFLECTANCE_BANDS = 4
+"""Forecast frames start with B2, B3, B4, B8A; the loss compares these."""
+
+
 def masked_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute error of ``pred`` ``(N, T, B, H, W)`` over the cloud-free pixels of ``target``
     ``(N, T, C, H, W)`` (first ``B`` channels compared, cloud mask in the last channel)."""
@@ -251,7 +255,9 @@ def evaluate(net: nn.Module, data: Bundle, task: str, need_aux: bool = False) ->
     """Test-split scores of a trained ``net`` (empty when the bundle has no test split).
 
     Classification: see :func:`classification_metrics`.  Forecast: ``test_loss`` (masked L1
-    of the reflectance) and ``test_ndvi_rmse`` against the cloud-free ``test/target_ndvi``.
+    of the reflectance), ``test_persistence_loss`` (the same for the persistence baseline, the
+    last context frame repeated: a forecaster should beat it) and ``test_ndvi_rmse`` against
+    the cloud-free ``test/target_ndvi``.
     """
     test = split_data(data, "test", task, need_aux)
     if test is None:
@@ -259,7 +265,10 @@ def evaluate(net: nn.Module, data: Bundle, task: str, need_aux: bool = False) ->
     device = next(net.parameters()).device
     if task != "forecast":
         return classification_metrics(task, predict(net, test, 64, device), test.y, "test")
-    metrics = {"test_loss": mean_loss(task, net, test, 16, device)}
+    metrics = {
+        "test_loss": mean_loss(task, net, test, 16, device),
+        "test_persistence_loss": persistence_loss(data, "test"),
+    }
     if "test/target_ndvi" in data:
         with torch.no_grad():
             frames = torch.cat([net.forecast(x, aux).cpu() for x, aux, _ in _batches(test, 16, device)])  # type: ignore[operator]
@@ -267,6 +276,14 @@ def evaluate(net: nn.Module, data: Bundle, task: str, need_aux: bool = False) ->
 
         metrics["test_ndvi_rmse"] = float(((ndvi(frames) - _tensor(data["test/target_ndvi"])) ** 2).mean().sqrt())
     return metrics
+
+
+def persistence_loss(data: Bundle, split: str) -> float:
+    """Masked L1 (reflectance units) of the persistence forecast of ``split``: every target frame
+    is the last context frame's reflectance (clouds included, as a naive forecaster sees it)."""
+    context, target = _tensor(data[f"{split}/context"]), _tensor(data[f"{split}/target"])
+    last = context[:, -1:, :REFLECTANCE_BANDS].expand(-1, target.shape[1], -1, -1, -1)
+    return float(masked_l1(last, target))
 
 
 @torch.no_grad()

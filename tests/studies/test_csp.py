@@ -83,15 +83,23 @@ def test_csp_on_a_linear_forecaster_ranks_and_scales_sensitivities(forecast):
 
 
 @pytest.mark.slow
-def test_precipitation_clusters_recover_the_regimes(forecast):
+@pytest.mark.parametrize("data_seed", [0, 1, 2])
+def test_precipitation_clusters_recover_the_regimes(data_seed):
+    """Regimes that differ in rainfall: soft-DTW k-means, K by GoodnessScore over 2..4.
+
+    Over the paper's 2..15 the GoodnessScore picks K = 12 for data seed 1 (ARI 0.33): not yet robust.
+    """
     from sklearn.metrics import adjusted_rand_score
 
     from xaibench_studies.clustering import cluster_series, resample
+    from xaibench_synth.forecast import SynthWeatherForecast
 
-    data, info = forecast
-    series = resample(data["test/weather"][..., 0], info.extra["days_per_frame"])
+    ds = SynthWeatherForecast(SynthWeatherForecast.Params(
+        n_train=0, n_val=0, n_test=40, patch_size=16, test_regimes=("dry-hot", "stormy"), data_seed=data_seed))
+    data = ds.load(0)
+    series = resample(data["test/weather"][..., 0], ds.params.days_per_frame)
     c = cluster_series(series, range(2, 5), threshold=0.4, seed=0)
-    assert adjusted_rand_score(data["test/regime"], c.labels) >= 0.8
+    assert adjusted_rand_score(data["test/regime"], c.labels) >= 0.8, (c.k, c.scores)
 
 
 def test_csp_rejects_unknown_groups_and_non_forecasters():

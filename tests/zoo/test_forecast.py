@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from xaibench_zoo.components import ConvLSTMModel
-from xaibench_zoo.training import masked_l1, model_inputs
+from xaibench_zoo.training import masked_l1, model_inputs, persistence_loss
 
 from .helpers import make_data, make_forecast_data, make_forecast_info
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _model(**train):
@@ -69,10 +73,22 @@ def test_training_is_deterministic_and_scores_the_forecast():
     a, b = _model().train(data, 3), _model().train(data, 3)
     assert all(np.array_equal(a[k], b[k]) for k in a.arrays)
     m = a.meta["metrics"]
-    assert {"test_loss", "test_ndvi_rmse", "epochs", "seconds_per_epoch"} <= set(m)
+    assert {"test_loss", "test_persistence_loss", "test_ndvi_rmse", "epochs", "seconds_per_epoch"} <= set(m)
     assert np.isfinite(m["test_loss"]) and m["epochs"] == 2
     net = _model().load(make_forecast_info(), a)
     assert _model().features(net, data, "test", "deep").shape == (6, 29, 8, 8)
+
+
+def test_persistence_loss_repeats_the_last_context_frame():
+    data = make_forecast_data()
+    context, target = data["test/context"], data["test/target"]
+    repeated = np.repeat(context[:, -1:, :4], target.shape[1], axis=1)
+    expected = float(masked_l1(torch.from_numpy(repeated), torch.from_numpy(target)))
+    assert persistence_loss(data, "test") == pytest.approx(expected)
+    target = target.copy()
+    target[:, :, :4] = repeated
+    data.arrays["test/target"] = target
+    assert persistence_loss(data, "test") == 0.0
 
 
 def test_gate_activations_are_separate_modules_per_step():
@@ -92,3 +108,22 @@ def test_task_mismatches_are_refused():
     with pytest.raises(ValueError, match="needs a forecast dataset"):
         _model().train(make_data(n=4), 0)
     assert ConvLSTMModel.requires == frozenset({"forecast", "weather"})
+
+
+@pytest.mark.training
+def test_convlstm_beats_persistence_on_synth_weather_forecast():
+    """At the settings of examples/csp.yaml (about 2 CPU-minutes): lower target-frame masked L1
+    on the test split than repeating the last context frame."""
+    import dataclasses
+
+    import yaml
+
+    from xaibench_synth.forecast import SynthWeatherForecast
+
+    spec = yaml.safe_load(open(EXAMPLES / "csp.yaml"))
+    dataset = SynthWeatherForecast(SynthWeatherForecast.Params(**spec["datasets"]["weather"]["params"]))
+    data = dataset.load(0)
+    data.meta["info"] = dataclasses.asdict(dataset.info())
+    m = ConvLSTMModel(ConvLSTMModel.Params(**spec["models"]["lstm"]["params"])).train(data, 0).meta["metrics"]
+    print({k: round(v, 4) for k, v in m.items()})  # shown with -s
+    assert m["test_loss"] < 0.6 * m["test_persistence_loss"], m
