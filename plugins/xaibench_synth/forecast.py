@@ -86,10 +86,17 @@ class SynthWeatherForecast(SynthDataset):
     ``info().extra["sensitivity"]`` holds the true marginal sensitivities of the mean
     target-frame vigour to each weather variable (per normalised unit, shifting the
     variable on every day), estimated on reference series of the test regimes.
+    ``info().extra["csp_sensitivity"]`` holds the true response under the CSP study's protocol
+    (:func:`.weather.csp_sensitivity`: the study's default shifts in physical units on every
+    day, clipped to the normalised range, the context frames' vigour kept, Eq. 15 per regime
+    as the weather segment, averaged over regimes), in vigour per physical unit (times a
+    sample's mean ``ndvi_amp`` for NDVI): ``{group: {"sum", "per_pair"}}`` plus ``ratio``
+    (precipitation / temperature of ``sum``).  Small-change derivatives (``sensitivity``)
+    are not comparable with CSP's large shifts: the precipitation response saturates.
     """
 
     name: ClassVar[str] = "synth-weather-forecast"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Params: ClassVar[type[ForecastParams]] = ForecastParams
     params: ForecastParams
     chunk_size: ClassVar[int] = 32
@@ -139,6 +146,9 @@ class SynthWeatherForecast(SynthDataset):
                     },
                 },
                 "sensitivity": sens,
+                "csp_sensitivity": copy.deepcopy(
+                    _csp_sensitivity(p.regimes("test"), p.context_frames, p.target_frames, p.days_per_frame)
+                ),
                 "sensitivity_rank": sorted(w.VARIABLES, key=lambda v: -sens["overall"][v]["mean_abs"]),
             },
         )
@@ -194,6 +204,38 @@ class SynthWeatherForecast(SynthDataset):
         }
 
 
+def _reference(regime: int, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_SENSITIVITY_SERIES`` physical weather series ``(n, days, 5)`` of a regime after the
+    spin-up (fixed seeds) and the state ``(n, 2)`` at their day 0."""
+    import numpy as np
+
+    from . import weather as w
+
+    rngs = [np.random.default_rng([20211, regime, i]) for i in range(_SENSITIVITY_SERIES)]
+    phys = w.simulate_weather(rngs, np.full(len(rngs), regime), w.SPIN_UP + days)
+    return phys[:, w.SPIN_UP :], w.vigour(phys[:, : w.SPIN_UP])[1]
+
+
+@functools.lru_cache(maxsize=16)
+def _csp_sensitivity(regimes: tuple[int, ...], context: int, target: int, days_per_frame: int) -> dict[str, Any]:
+    """The world's CSP-protocol response on the reference series, regimes as segments."""
+    import numpy as np
+
+    from . import weather as w
+
+    days = (context + target) * days_per_frame
+    series = [_reference(k, days) for k in regimes]
+    weather = w.to_normalised(np.concatenate([s[0] for s in series]))
+    initial = np.concatenate([s[1] for s in series])
+    segment = np.repeat(np.arange(len(regimes)), _SENSITIVITY_SERIES)
+    target_days = np.arange(context, context + target) * days_per_frame + days_per_frame - 1
+    out: dict[str, Any] = w.csp_sensitivity(weather, initial, context * days_per_frame, target_days, segment)
+    out["ratio"] = out["precipitation"]["sum"] / out["temperature"]["sum"]
+    out["unit"] = "vigour per physical unit (mm/day, degC, hPa); Eq. 15 sum over ordered shift pairs"
+    out["shifts"] = {g: list(v) for g, v in w.CSP_SHIFTS.items()}
+    return out
+
+
 @functools.lru_cache(maxsize=16)
 def _sensitivity(regimes: tuple[int, ...], context: int, target: int, days_per_frame: int) -> dict[str, Any]:
     """True sensitivities on ``_SENSITIVITY_SERIES`` reference series per regime (fixed seeds)."""
@@ -207,10 +249,9 @@ def _sensitivity(regimes: tuple[int, ...], context: int, target: int, days_per_f
     out: dict[str, Any] = {"unit": "vigour per normalised unit, variable shifted on all days", "per_regime": {}}
     weather, init = [], []
     for k in regimes:
-        rngs = [np.random.default_rng([20211, k, i]) for i in range(_SENSITIVITY_SERIES)]
-        phys = w.simulate_weather(rngs, np.full(len(rngs), k), w.SPIN_UP + days)
-        init.append(w.vigour(phys[:, : w.SPIN_UP])[1])
-        weather.append(phys[:, w.SPIN_UP :])
+        phys, state = _reference(k, days)
+        init.append(state)
+        weather.append(phys)
         out["per_regime"][w.REGIME_NAMES[k]] = w.sensitivities(weather[-1], init[-1], target_days)
     weather_all, init_all = np.concatenate(weather), np.concatenate(init)
     out["overall"] = w.sensitivities(weather_all, init_all, target_days)

@@ -280,7 +280,7 @@ class ConvLSTMModel(ZooModel):
     """ConvLSTM forecaster: context frames and daily weather in, target frames out (explains mean NDVI)."""
 
     name = "convlstm"
-    version = "1"
+    version = "2"
     layers = ("input", "deep")
     traits = frozenset({"forecast", "aux-input", "recurrent"})
     requires = frozenset({"forecast", "weather"})
@@ -289,6 +289,17 @@ class ConvLSTMModel(ZooModel):
         width: float = Field(0.25, gt=0, description="hidden channels = 32 x width")
         layers: int = Field(2, ge=1, description="stacked hidden ConvLSTM cells before the 4-channel output cell")
         train: ForecastTrain = ForecastTrain()
+
+    def arch(self, data: Bundle, info: DatasetInfo) -> dict[str, Any]:
+        """Per-variable mean and standard deviation (normalised units) of the train split's
+        daily weather ``(N, T_days, V)``: the network standardises its weather input with them."""
+        import numpy as np
+
+        if "train/weather" not in data:
+            return {}
+        weather = np.asarray(data["train/weather"], dtype=np.float64)
+        days = weather.reshape(-1, weather.shape[-1])
+        return {"weather_mean": days.mean(axis=0).tolist(), "weather_std": days.std(axis=0).tolist()}
 
     def build(self, info: DatasetInfo, arch: dict[str, Any]) -> SplittableNet:
         from .nets.convlstm import ConvLSTMForecaster
@@ -307,7 +318,8 @@ class ConvLSTMModel(ZooModel):
         if modalities[-1] != "mask" or static != tuple(range(4, 4 + len(static))):
             raise ValueError("convlstm expects frame channels: 4 reflectance bands, static bands, cloud mask last")
         return ConvLSTMForecaster(
-            info.n_bands, *frames, per_frame, scaled(32, self.params.width), self.params.layers, static
+            info.n_bands, *frames, per_frame, scaled(32, self.params.width), self.params.layers, static,
+            arch.get("weather_mean"), arch.get("weather_std"),
         )
 
 

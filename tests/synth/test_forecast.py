@@ -167,3 +167,26 @@ def test_params_are_validated():
         SynthWeatherForecast.Params(train_regimes=["monsoon"])
     with pytest.raises(pydantic.ValidationError):
         SynthWeatherForecast.Params(context_frames=0)
+
+
+def test_csp_truth_follows_the_study_protocol(clean):
+    """``extra["csp_sensitivity"]``: the world's response to the CSP study's shifts (Eq. 15)."""
+    params = make().params
+    obs = np.array(params.observation_days())
+    context_days, target_days = params.context_frames * params.days_per_frame, obs[params.context_frames :]
+    unshifted = w.shifted_vigour(clean["weather"], clean["initial_state"], context_days, target_days, (0,), 0.0)
+    np.testing.assert_allclose(unshifted, clean["vigour"][:, target_days].mean(axis=1), atol=1e-5)
+    # the context frames' vigour is kept: a shift moves only the days after the context
+    wetter = w.shifted_vigour(clean["weather"], clean["initial_state"], context_days, target_days, (0,), 4.0)
+    assert np.abs(wetter - unshifted).mean() > 0.02
+
+    truth = make().info().extra["csp_sensitivity"]
+    assert truth["precipitation"]["sum"] > 2 * truth["temperature"]["sum"] > 0 == truth["pressure"]["sum"]
+    assert truth["ratio"] == pytest.approx(truth["precipitation"]["sum"] / truth["temperature"]["sum"])
+    segment = clean["regime"]
+    measured = w.csp_sensitivity(clean["weather"], clean["initial_state"], context_days, target_days, segment)
+    for group in ("precipitation", "temperature"):  # the reference series agree with generated cubes
+        assert 0.67 < measured[group]["sum"] / truth[group]["sum"] < 1.5
+    line = w.csp_sensitivity(clean["weather"][:4], clean["initial_state"][:4], context_days, target_days,
+                             shifts={"precipitation": (0.0, 1.0)})["precipitation"]
+    assert line["sum"] == pytest.approx(2 * line["per_pair"])

@@ -3,7 +3,10 @@
 Stacked ConvLSTM cells (``hidden`` channels) then an output ConvLSTM cell with 4 channels
 whose hidden state is the change of the B2, B3, B4, B8A reflectance from the previous
 frame.  Each step's input is the frame (reflectance, static channels, cloud mask) and that
-frame's daily weather, upsampled (broadcast) to the image grid.  Context frames are read
+frame's daily weather, standardised per variable with the training split's mean and
+standard deviation (``weather_mean``, ``weather_std``: normalised units, stored with the
+model) and upsampled (broadcast) to the image grid.  Without the standardisation the
+weather's small normalised spread (pressure varies by ~0.03) leaves it nearly unused.  Context frames are read
 in; target frames are predicted autoregressively from the model's own previous frame
 (cloud-free, cloud mask 0).
 
@@ -97,6 +100,8 @@ class ConvLSTMForecaster(SplittableNet):
         hidden: int = 32,
         layers: int = 2,
         static: tuple[int, ...] = (4,),
+        weather_mean: tuple[float, ...] | None = None,
+        weather_std: tuple[float, ...] | None = None,
     ) -> None:
         super().__init__()
         if channels < REFLECTANCE + 1:
@@ -112,6 +117,14 @@ class ConvLSTMForecaster(SplittableNet):
             cin = hidden
         cells.append(ConvLSTMCell(cin, REFLECTANCE, steps))
         self.cells = nn.ModuleList(cells)
+        # per-variable standardisation (identity when not given); not persistent: the model
+        # component stores the statistics with its build arguments
+        mean = torch.zeros(1) if weather_mean is None else torch.tensor(weather_mean, dtype=torch.float32)
+        std = torch.ones(1) if weather_std is None else torch.tensor(weather_std, dtype=torch.float32)
+        if mean.shape != std.shape or (weather_mean is not None and weather_per_frame % len(mean)):
+            raise ValueError("weather_mean and weather_std need one value per weather variable")
+        self.register_buffer("weather_mean", mean, persistent=False)
+        self.register_buffer("weather_std", std.clamp_min(1e-3), persistent=False)
 
     # -- packing the recurrent state into one map ------------------------------------------
     def _state_widths(self) -> list[int]:
@@ -158,7 +171,8 @@ class ConvLSTMForecaster(SplittableNet):
         if aux is None:
             raise ValueError("the forecaster needs the weather as aux (N, days * variables)")
         frames = self.context_frames + self.target_frames
-        per_frame = aux.reshape(aux.shape[0], frames, self.weather_per_frame)
+        days = aux.reshape(aux.shape[0], -1, self.weather_mean.shape[0])
+        per_frame = ((days - self.weather_mean) / self.weather_std).reshape(aux.shape[0], frames, self.weather_per_frame)
         return per_frame[:, :, :, None, None].expand(-1, -1, -1, *like.shape[-2:])
 
     def _step(self, frame: torch.Tensor, hc: list[torch.Tensor], t: int) -> list[torch.Tensor]:
