@@ -96,7 +96,7 @@ class SynthWeatherForecast(SynthDataset):
     """
 
     name: ClassVar[str] = "synth-weather-forecast"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     Params: ClassVar[type[ForecastParams]] = ForecastParams
     params: ForecastParams
     chunk_size: ClassVar[int] = 32

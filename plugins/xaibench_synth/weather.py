@@ -2,7 +2,10 @@
 
 Weather (per sample, daily, after a hidden 60-day spin-up):
 
-- sea-level pressure: regime mean + AR(1) anomaly (lag-1 correlation 0.85, regime std);
+- sea-level pressure: regime mean + a per-cube offset (uniform +-``PRESSURE_OFFSET`` = 20 hPa)
+  + AR(1) anomaly (lag-1 correlation 0.85, regime std); the offset has no effect on rain or
+  vegetation, so the data show that pressure levels (as the CSP study's shifts change them)
+  do not matter;
 - precipitation: wet day with probability ``sigmoid(logit(p_wet) - 0.25 * pressure anomaly
   [hPa])`` -- low pressure brings rain, so pressure *correlates* with precipitation
   although it has no effect on vegetation --; amounts Gamma(0.8) with the regime's
@@ -59,6 +62,7 @@ B_P = 0.7
 B_T = 0.3
 KAPPA = 1.0 / 15.0
 RAIN_PER_HPA = 0.25  # drop of the wet-day logit per hPa of pressure anomaly
+PRESSURE_OFFSET = 20.0  # half-width (hPa) of a per-cube uniform pressure offset without any effect
 
 
 @dataclass(frozen=True)
@@ -117,11 +121,13 @@ def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: 
     wet_u = np.empty((n, days))
     amount = np.empty((n, days))
     trend = np.empty(n)
+    offset = np.empty(n)
     for s, rng in enumerate(rngs):
         eps[s] = rng.standard_normal((4, days))
         wet_u[s] = rng.random(days)
         amount[s] = rng.standard_gamma(0.8, days) / 0.8
         trend[s] = rng.uniform(-1.0, 1.0)
+        offset[s] = rng.uniform(-PRESSURE_OFFSET, PRESSURE_OFFSET)
     r = {f: np.array([getattr(REGIMES[k], f) for k in regime]) for f in Regime.__dataclass_fields__ if f != "name"}
 
     def ar1(e: np.ndarray, phi: float) -> np.ndarray:
@@ -142,7 +148,7 @@ def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: 
     )  # fmt: skip
     diurnal = np.clip(12.0 - 0.4 * precip + eps[:, 2], 3.0, 18.0)
     weather = np.stack(
-        [precip, r["p_mean"][:, None] + p_anom, tmean, tmean - diurnal / 2, tmean + diurnal / 2], axis=-1
+        [precip, (r["p_mean"] + offset)[:, None] + p_anom, tmean, tmean - diurnal / 2, tmean + diurnal / 2], axis=-1
     )
     return weather
 
