@@ -141,6 +141,26 @@ class Experiment:
         order = self.order(kind)
         return [a for a in order if a in present] + sorted(present - set(order))
 
+    def first_seed_cells(self) -> list[tuple[tuple[str, str, str], int, list[dict[str, Any]]]]:
+        """``((dataset, model, layer), seed, cells)`` per context in registry order: the unit
+        entries with attributions of the context's first seed, by method then post-processor
+        (the reference post-processor first)."""
+        cells = [u for u in self.units if u["kind"] == "cell" and "attributions" in u.get("stages", {})]
+        ref, variants = self.postprocessor_roles()
+        pp_rank = {p: i for i, p in enumerate([ref, *variants])}
+        out = []
+        found = {tuple(u["coords"][c] for c in CONTEXT) for u in cells}
+        for context in self.contexts([dict(zip(CONTEXT, c)) for c in found]):
+            group = [u for u in cells if tuple(u["coords"][c] for c in CONTEXT) == context]
+            seed = min(u["coords"]["seed"] for u in group)
+            group = [u for u in group if u["coords"]["seed"] == seed]
+            methods = self.ordered("attribution", {u["coords"]["attribution"] for u in group})
+            group.sort(key=lambda u: (methods.index(u["coords"]["attribution"]),
+                                      pp_rank.get(u["coords"]["postprocessor"], len(pp_rank)),
+                                      u["coords"]["postprocessor"]))
+            out.append((context, seed, group))
+        return out
+
     def seeds(self) -> list[int]:
         return sorted({r["seed"] for r in self.rows if r["seed"] is not None})
 

@@ -47,25 +47,16 @@ def heatmaps(ctx: ReportContext) -> str | None:
     from ..imagery import class_heatmap, rgb_composite
 
     exp = ctx.experiment
-    cells = [u for u in exp.units if u["kind"] == "cell" and "attributions" in u.get("stages", {})]
-    if not cells or exp.cache is None:
+    groups = exp.first_seed_cells()
+    if not groups or exp.cache is None:
         return None
-    ref, variants = exp.postprocessor_roles()
-    pp_rank = {p: i for i, p in enumerate([ref, *variants])}
+    several_pps = len({u["coords"]["postprocessor"] for _, _, g in groups for u in g}) > 1
     parts = [html.paragraph(
         f"The first {ctx.n_samples} test samples of the first seed: the image (true colour, or the first band in grey "
         "for SAR), then each method's raw attribution map of the sample's true class, resized to the image; red "
         "positive, blue negative, each map on its own symmetric scale. In parentheses: the combination's "
         "Max-Sensitivity, when measured.", note=True)]
-    contexts = {(u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"]) for u in cells}
-    for dataset, model, layer in exp.contexts([dict(zip(("dataset", "model", "layer"), c)) for c in contexts]):
-        group = [u for u in cells if (u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"])
-                 == (dataset, model, layer)]
-        seed = min(u["coords"]["seed"] for u in group)
-        group = [u for u in group if u["coords"]["seed"] == seed]
-        methods = exp.ordered("attribution", {u["coords"]["attribution"] for u in group})
-        group.sort(key=lambda u: (methods.index(u["coords"]["attribution"]),
-                                  pp_rank.get(u["coords"]["postprocessor"], len(pp_rank))))
+    for (dataset, model, layer), seed, group in groups:
         try:
             data = exp.cache.get(group[0]["stages"]["data"])
         except (KeyError, CorruptEntry):
@@ -84,7 +75,7 @@ def heatmaps(ctx: ReportContext) -> str | None:
             except (KeyError, CorruptEntry):
                 continue
             c = u["coords"]
-            name = c["attribution"] + (f"\n{c['postprocessor']}" if len(pp_rank) > 1 else "")
+            name = c["attribution"] + (f"\n{c['postprocessor']}" if several_pps else "")
             ms = _sensitivity(exp, c)
             columns.append((name + (f" ({ms:.3g})" if ms is not None else ""), class_heatmap(a, classes, x.shape[-2:])))
         if not columns:

@@ -15,28 +15,18 @@ def maps(ctx: ReportContext) -> str | None:
     from ..samples import first_test_samples
 
     exp = ctx.experiment
-    cells = [u for u in exp.units if u["kind"] == "cell" and "attributions" in u.get("stages", {})]
-    if not cells:
+    groups = exp.first_seed_cells()
+    if not groups:
         return None
     if exp.cache is None:
         return html.paragraph(f"Attribution maps are not shown: {exp.cache_problem}.", note=True)
-    ref, variants = exp.postprocessor_roles()
-    pp_rank = {p: i for i, p in enumerate([ref, *variants])}
     parts = [html.paragraph(
         f"The first {ctx.n_samples} test samples of the first seed: true-colour composite, ground truth, then for "
         "each method the predominant class of its attribution maps (argmax over the class maps, resized to the mask "
         "as the segmentation metric does), original and post-processed. White: no data, or positions where all "
         "classes have the same attribution.", note=True)]
-    contexts = {(u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"]) for u in cells}
     data_memo: dict[str, object] = {}
-    for dataset, model, layer in exp.contexts([dict(zip(("dataset", "model", "layer"), c)) for c in contexts]):
-        group = [u for u in cells if (u["coords"]["dataset"], u["coords"]["model"], u["coords"]["layer"])
-                 == (dataset, model, layer)]
-        seed = min(u["coords"]["seed"] for u in group)
-        group = [u for u in group if u["coords"]["seed"] == seed]
-        methods = exp.ordered("attribution", {u["coords"]["attribution"] for u in group})
-        group.sort(key=lambda u: (methods.index(u["coords"]["attribution"]),
-                                  pp_rank.get(u["coords"]["postprocessor"], len(pp_rank)), u["coords"]["postprocessor"]))
+    for (dataset, model, layer), seed, group in groups:
         title = f"{model} at layer {layer} ({dataset}), seed {seed}"
         columns, missing = [], []
         samples = None
