@@ -85,10 +85,7 @@ def test_csp_on_a_linear_forecaster_ranks_and_scales_sensitivities(forecast):
 @pytest.mark.slow
 @pytest.mark.parametrize("data_seed", [0, 1, 2])
 def test_precipitation_clusters_recover_the_regimes(data_seed):
-    """Regimes that differ in rainfall: soft-DTW k-means, K by GoodnessScore over 2..4.
-
-    Over the paper's 2..15 the GoodnessScore picks K = 12 for data seed 1 (ARI 0.33): not yet robust.
-    """
+    """Regimes that differ in rainfall: soft-DTW k-means, K by GoodnessScore over the paper's 2..15."""
     from sklearn.metrics import adjusted_rand_score
 
     from xaibench_studies.clustering import cluster_series, resample
@@ -98,8 +95,8 @@ def test_precipitation_clusters_recover_the_regimes(data_seed):
         n_train=0, n_val=0, n_test=40, patch_size=16, test_regimes=("dry-hot", "stormy"), data_seed=data_seed))
     data = ds.load(0)
     series = resample(data["test/weather"][..., 0], ds.params.days_per_frame)
-    c = cluster_series(series, range(2, 5), threshold=0.4, seed=0)
-    assert adjusted_rand_score(data["test/regime"], c.labels) >= 0.8, (c.k, c.scores)
+    c = cluster_series(series, range(2, 16), threshold=0.4, seed=0)
+    assert c.k == 2 and adjusted_rand_score(data["test/regime"], c.labels) >= 0.8, (c.k, c.scores)
 
 
 def test_csp_rejects_unknown_groups_and_non_forecasters():
@@ -107,3 +104,45 @@ def test_csp_rejects_unknown_groups_and_non_forecasters():
         Csp.Params(shifts={"wind": (0.0, 1.0)})
     assert Csp().incompatibility(xc.ModelInfo(), "input")
     assert Csp().incompatibility(xc.ModelInfo(provides=frozenset({"forecast"})), "input") is None
+
+
+
+@pytest.fixture(scope="module")
+def trained_csp():
+    """At the settings of examples/csp.yaml (about 2.5 CPU-minutes on a free core): train the ConvLSTM, run CSP
+    (precipitation and mean temperature clustered, to save time); returns the sensitivities and
+    the world's CSP-protocol truth."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from xaibench_synth.forecast import SynthWeatherForecast
+    from xaibench_zoo.components import ConvLSTMModel
+
+    spec = yaml.safe_load(open(Path(__file__).resolve().parents[2] / "examples" / "csp.yaml"))
+    dataset = SynthWeatherForecast(SynthWeatherForecast.Params(**spec["datasets"]["weather"]["params"]))
+    info = dataset.info()
+    data = dataset.load(0)
+    data.meta["info"] = dataclasses.asdict(info)
+    model = ConvLSTMModel(ConvLSTMModel.Params(**spec["models"]["lstm"]["params"]))
+    net = model.load(info, model.train(data, 0))
+    variables = ("precipitation", "temperature_mean")
+    params = Csp.Params(**{**spec["metrics"]["csp"]["params"], "cluster_variables": variables})
+    sens = values(Csp(params).evaluate(context(data, info, net, provides=frozenset({"forecast"}))), "sensitivity")
+    print(sens, info.extra["csp_sensitivity"])  # shown with -s
+    return sens, info.extra["csp_sensitivity"]
+
+
+@pytest.mark.training
+def test_csp_on_a_trained_convlstm_ranks_precipitation_temperature_pressure(trained_csp):
+    sens, _ = trained_csp
+    assert sorted(sens, key=sens.get, reverse=True) == ["precipitation", "temperature", "pressure"], sens
+
+
+@pytest.mark.training
+@pytest.mark.xfail(reason="measured 2.1 (seed 0), 1.8 (seed 1), 2.4 (40 epochs) against the world's 3.8: the ConvLSTM learns "
+                          "about half the temperature response and a seed-dependent share of the rain response")
+def test_csp_on_a_trained_convlstm_recovers_the_precipitation_temperature_ratio(trained_csp):
+    sens, truth = trained_csp
+    assert 1 / 1.5 < (sens["precipitation"] / sens["temperature"]) / truth["ratio"] < 1.5
