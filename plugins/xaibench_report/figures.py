@@ -68,14 +68,14 @@ def class_legend(fig: Figure, class_names: Sequence[str], colors: Sequence[str],
 
 
 def map_grid(rgb: np.ndarray, truth: np.ndarray | None, columns: Sequence[tuple[str, np.ndarray]],
-             class_names: Sequence[str], colors: Sequence[str], title: str) -> Figure:
+             class_names: Sequence[str], colors: Sequence[str], title: str, rgb_title: str = "RGB (B4, B3, B2)") -> Figure:
     """One row per sample: RGB ``(N, H, W, 3)``, ground truth and each column's class map.
 
     ``truth`` and the columns' maps are colour images ``(N, H, W, 3)`` uint8 already in
     the class colours (:func:`~.imagery.colorize`).
     """
     n = len(rgb)
-    cols = [("RGB (B4, B3, B2)", rgb)] + ([("ground truth", truth)] if truth is not None else []) + list(columns)
+    cols = [(rgb_title, rgb)] + ([("ground truth", truth)] if truth is not None else []) + list(columns)
     fig = Figure(figsize=(1.35 * len(cols), 1.35 * n + 0.9), layout="constrained")
     axes = fig.subplots(n, len(cols), squeeze=False)
     for j, (name, images) in enumerate(cols):

@@ -31,6 +31,14 @@ def rgb_composite(x: np.ndarray, band_names: Sequence[str], bands: Sequence[str]
     return np.clip((rgb - lo[:, None, None, None]) / scale[:, None, None, None], 0.0, 1.0)
 
 
+def composite_title(band_names: Sequence[str], bands: Sequence[str] = RGB_BANDS) -> str:
+    """What :func:`rgb_composite` shows for these bands: ``"RGB (B4, B3, B2)"`` or ``"VV (grey)"``."""
+    names = list(band_names)
+    if all(b in names for b in bands):
+        return f"RGB ({', '.join(bands)})"
+    return f"{names[0] if names else 'band 0'} (grey)"
+
+
 def class_map(attributions: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     """The predominant class of each position, ``(N, H, W)`` int64, from maps ``(N, K, H_l, W_l)``.
 

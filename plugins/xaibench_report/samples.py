@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from .colors import class_colors, palette_rgb
-from .imagery import colorize, rgb_composite
+from .imagery import colorize, composite_title, rgb_composite
 
 
 @dataclass(frozen=True)
 class Samples:
     """``rgb`` ``(n, H, W, 3)`` floats 0-1 or ``None``; ``truth`` ``(n, H, W, 3)`` uint8 or ``None``;
-    ``size`` the ``(H, W)`` class maps are drawn at; the legend's class names, colours and lookup table."""
+    ``size`` the ``(H, W)`` class maps are drawn at; the legend's class names, colours and lookup table;
+    ``rgb_title`` what the composite shows."""
 
     rgb: np.ndarray | None
     truth: np.ndarray | None
@@ -23,6 +24,7 @@ class Samples:
     class_names: tuple[str, ...]
     colors: tuple[str, ...]
     lut: np.ndarray
+    rgb_title: str = "RGB (B4, B3, B2)"
 
 
 def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Samples:
@@ -36,16 +38,18 @@ def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Sampl
     colors = tuple(class_colors(names))
     lut = palette_rgb(names)
     rgb = truth = size = None
+    title = "RGB (B4, B3, B2)"
     if "test/x" in data and data["test/x"].ndim == 4:
         x = data["test/x"][:n]
         bands = [b.get("name", "") for b in info.get("bands", [])] or [f"band {i}" for i in range(x.shape[1])]
         rgb = rgb_composite(x, bands)
+        title = composite_title(bands)
         size = tuple(x.shape[-2:])
     if "test/mask" in data and data["test/mask"].ndim == 3:
         mask = data["test/mask"][:n]
         truth = colorize(mask, lut)
         size = tuple(mask.shape[-2:])
-    return Samples(rgb, truth, size, names, colors, lut)
+    return Samples(rgb, truth, size, names, colors, lut, title)
 
 
 class SampleMemo:

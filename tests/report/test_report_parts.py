@@ -265,3 +265,10 @@ def test_true_classes_from_label_labels_or_mask():
     mask[0, :3] = 3
     assert true_classes(Bundle({"test/mask": mask}), 1).tolist() == [3]
     assert true_classes(Bundle({}), 1) is None
+
+
+def test_composite_title_names_what_is_shown():
+    from xaibench_report.imagery import composite_title
+
+    assert composite_title(["B2", "B3", "B4", "B8"]) == "RGB (B4, B3, B2)"
+    assert composite_title(["VV", "VH"]) == "VV (grey)"

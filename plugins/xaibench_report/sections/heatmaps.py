@@ -44,7 +44,7 @@ def heatmaps(ctx: ReportContext) -> str | None:
     from xaibench.cache import CorruptEntry
 
     from ..figures import heatmap_grid
-    from ..imagery import class_heatmap, rgb_composite
+    from ..imagery import class_heatmap, composite_title, rgb_composite
 
     exp = ctx.experiment
     groups = exp.first_seed_cells()
@@ -81,9 +81,8 @@ def heatmaps(ctx: ReportContext) -> str | None:
         if not columns:
             continue
         labels = [f"{i}: {names[k] if k < len(names) else k}" for i, k in enumerate(classes)]
-        image_title = "RGB (B4, B3, B2)" if all(b in bands for b in ("B4", "B3", "B2")) else f"{bands[0]} (grey)"
         title = f"{model} at layer {layer} ({dataset}), seed {seed}"
         parts.append(html.heading(3, title))
-        fig = heatmap_grid(rgb_composite(x, bands), image_title, columns, labels, title)
+        fig = heatmap_grid(rgb_composite(x, bands), composite_title(bands), columns, labels, title)
         parts.append(ctx.figure(fig, f"heatmaps-{dataset}-{model}-{layer}", alt=f"true-class heatmaps of {model}"))
     return "".join(parts) if len(parts) > 1 else None

@@ -46,7 +46,8 @@ def maps(ctx: ReportContext) -> str | None:
         if samples is None or samples.rgb is None or not columns:
             parts.append(html.paragraph("No maps or test images in the cache for this model and layer.", note=True))
             continue
-        fig = map_grid(samples.rgb, samples.truth, columns, samples.class_names, samples.colors, title)
+        fig = map_grid(samples.rgb, samples.truth, columns, samples.class_names, samples.colors, title,
+                       samples.rgb_title)
         parts.append(ctx.figure(fig, f"maps-{dataset}-{model}-{layer}", alt=f"attribution maps of {model} at {layer}"))
         if missing:
             parts.append(html.paragraph(f"Not in the cache: {', '.join(missing)}.", note=True))
