@@ -35,6 +35,11 @@ class ForecastParams(SplitParams):
     days_per_frame: int = Field(5, ge=1, le=30, description="days between frames (Sentinel-2 revisit: 5)")
     train_regimes: tuple[RegimeName, ...] | None = Field(None, description="regimes of train/val cubes; None: all")
     test_regimes: tuple[RegimeName, ...] | None = Field(None, description="regimes of test cubes; None: all")
+    regime_change: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance that a train/val cube's weather switches to a newly drawn regime after its context "
+                    "frames (test cubes never switch)",
+    )
     cloud_probability: float = Field(0.15, ge=0.0, le=1.0, description="base chance that a frame is cloudy")
     noise: float = Field(0.01, ge=0.0, le=0.5, description="std of additive reflectance noise")
     region_scale: float = Field(0.15, gt=0.0, le=1.0, description="smoothness of land-cover regions")
@@ -167,6 +172,14 @@ class SynthWeatherForecast(SynthDataset):
         weather_rngs = sample_rngs(data_seed, split, start, n, Stream.WEATHER)
         regime = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
         physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days)
+        if p.regime_change > 0 and SPLIT_NAMES[split] != "test":
+            # Vegetation sits near equilibrium with its regime by the end of the context, so without
+            # changes of weather a forecaster learns to persist, not how vigour answers the weather.
+            change = np.array([rng.random() < p.regime_change for rng in weather_rngs])
+            later = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
+            after = w.simulate_weather(weather_rngs, later, w.SPIN_UP + p.days)
+            cut = w.SPIN_UP + p.context_frames * p.days_per_frame
+            physical[change, cut:] = after[change, cut:]
         _, initial = w.vigour(physical[:, : w.SPIN_UP])
         physical = physical[:, w.SPIN_UP :]
         vig, _ = w.vigour(physical, initial)

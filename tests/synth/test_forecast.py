@@ -86,6 +86,20 @@ def test_split_regimes_are_respected():
     assert set(np.unique(data["test/regime"])) == {w.REGIME_NAMES.index("stormy"), w.REGIME_NAMES.index("wet-mild")}
 
 
+def test_regime_change_switches_train_weather_after_the_context_only():
+    kw = {"n_train": 30, "n_val": 0, "n_test": 6, "train_regimes": ["dry-hot", "stormy"]}
+    same, changed = make(**kw).load(0), make(**kw, regime_change=1.0).load(0)
+    cut = make().params.context_frames * make().params.days_per_frame
+    np.testing.assert_array_equal(same["train/weather"][:, :cut], changed["train/weather"][:, :cut])
+    np.testing.assert_array_equal(same["train/context"], changed["train/context"])
+    np.testing.assert_array_equal(same["test/weather"], changed["test/weather"])  # test cubes never switch
+    rain_after = changed["train/weather"][:, cut:, PRECIP].mean(axis=1) * 50.0
+    rain_before = same["train/weather"][:, cut:, PRECIP].mean(axis=1) * 50.0
+    assert (np.abs(rain_after - rain_before) > 3.0).sum() >= 5  # dry-hot <-> stormy switches
+    vig, _ = w.vigour(w.to_physical(changed["train/weather"]), changed["train/initial_state"])
+    np.testing.assert_allclose(vig, changed["train/vigour"], atol=1e-4)  # vegetation follows the new weather
+
+
 def test_stored_vigour_and_ndvi_are_reproducible_from_the_weather(clean):
     vig, _ = w.vigour(w.to_physical(clean["weather"]), clean["initial_state"])
     np.testing.assert_allclose(vig, clean["vigour"], atol=1e-4)
