@@ -12,19 +12,17 @@ import xaibench.components as xc
 
 from .base import Index, Problem, RealDataset, Record, SkipSample
 from .errors import LabelError
-from .params import OpticalParams, SarParams, check_bands, check_class_map, distinct
+from .params import FusionParams, check_bands, check_class_map, distinct
 from .tables import (
     BEN19,
     BEN43_TO_19,
     LANDCOVER8,
     S1_POLARIZATIONS,
-    S2_BANDS,
     S2_L2A_NAMES,
     S2_RESOLUTION_M,
     WORLDCOVER,
     WORLDCOVER_TO_8,
     bigearthnet_suffix,
-    s1_band,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +35,7 @@ S2_DTYPES = ("uint16", "int16")
 S1_DTYPES = ("float32", "float64")
 
 
-class BigEarthNetParams(OpticalParams, SarParams):
+class BigEarthNetParams(FusionParams):
     """Sensors, bands, Sentinel-1 pairing and the patches to leave out."""
 
     s1_root: str | None = Field(None, description="BigEarthNet-S1 v1.0 copy (None with modalities [s1]: root is the S1 copy)")
@@ -80,19 +78,10 @@ class _BigEarthNetFamily(RealDataset):
 
     params: BigEarthNetParams
 
-    def _bands(self) -> tuple[xc.Band, ...]:
-        p = self.params
-        s2 = {b.name: b for b in S2_BANDS}
-        out: list[xc.Band] = []
-        for m in p.modalities:
-            out.extend([s2[n] for n in p.s2_bands()] if m == "s2" else [s1_band(pol, p.s1_db_range) for pol in p.polarizations])
-        return tuple(out)
-
     def _units(self) -> dict[str, Any]:
         p = self.params
         return {
-            "units": {"s2": f"reflectance = DN / {p.s2_scale:g}" + (", clipped to [0, 1]" if p.clip_reflectance else ""),
-                      "s1": "(dB - lo) / (hi - lo), clipped to [0, 1]"},
+            "units": p.scaling_units(),
             "s1_db_range": list(p.s1_db_range),
             "resampling": f"20 m and 60 m bands to 120x120, {p.resampling}",
         }  # fmt: skip
@@ -239,7 +228,7 @@ class BigEarthNet(_BigEarthNetFamily):
             name=self.name,
             task="multilabel",
             classes=BEN19,
-            bands=self._bands(),
+            bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
             provides=frozenset({"geo"}),
             extra={**self._units(), "labels": "CORINE 43 -> BigEarthNet-19 (Sumbul et al. 2021)"},
@@ -357,7 +346,7 @@ class BenGe(_BigEarthNetFamily):
             name=self.name,
             task="multilabel",
             classes=LANDCOVER8 if self._worldcover() else BEN19,
-            bands=self._bands(),
+            bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
             provides=frozenset({"geo", "landcover"} | ({"mask", "fractions"} if self._worldcover() else set())),
             extra=extra,

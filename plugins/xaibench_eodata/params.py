@@ -70,6 +70,27 @@ class SarParams(xc.Params):
         return v
 
 
+class FusionParams(OpticalParams, SarParams):
+    """Sentinel-2 and Sentinel-1 stacked in the order of ``modalities`` (subclasses define
+    ``modalities``, ``polarizations`` and ``s2_bands()``)."""
+
+    def stacked_bands(self) -> tuple[xc.Band, ...]:
+        """The stacked bands: the chosen S2 bands for ``"s2"``, one scaled band per polarization for ``"s1"``."""
+        from .tables import S2_BANDS, s1_band
+
+        s2 = {b.name: b for b in S2_BANDS}
+        out: list[xc.Band] = []
+        for m in self.modalities:  # type: ignore[attr-defined]
+            out.extend([s2[n] for n in self.s2_bands()] if m == "s2"  # type: ignore[attr-defined]
+                       else [s1_band(pol, self.s1_db_range) for pol in self.polarizations])  # type: ignore[attr-defined]
+        return tuple(out)
+
+    def scaling_units(self) -> dict[str, str]:
+        """How each modality's values were scaled, for ``DatasetInfo.extra["units"]``."""
+        return {"s2": f"reflectance = DN / {self.s2_scale:g}" + (", clipped to [0, 1]" if self.clip_reflectance else ""),
+                "s1": "(dB - lo) / (hi - lo), clipped to [0, 1]"}
+
+
 def check_class_map(v: dict[int, str | None] | None) -> dict[int, str | None] | None:
     """A ``code -> class name (or None: ignored)`` table whose names are among the 8 land-cover classes."""
     from .tables import LANDCOVER8

@@ -10,8 +10,8 @@ from pydantic import Field, field_validator, model_validator
 import xaibench.components as xc
 
 from .base import Index, Problem, RealDataset, Record
-from .params import OpticalParams, SarParams, SplitName, check_bands, check_class_map, distinct
-from .tables import DFC10_TO_8, IGBP_TO_8, LANDCOVER8, S1_POLARIZATIONS, S2_BANDS, S2_NAMES, s1_band
+from .params import FusionParams, SplitName, check_bands, check_class_map, distinct
+from .tables import DFC10_TO_8, IGBP_TO_8, LANDCOVER8, S1_POLARIZATIONS, S2_NAMES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +23,7 @@ CODE_DTYPES = ("uint8", "uint16", "int16", "int32", "uint32")
 Season = Literal["spring", "summer", "fall", "winter"]
 
 
-class Sen12msFamilyParams(OpticalParams, SarParams):
+class Sen12msFamilyParams(FusionParams):
     """Sensors and bands in ``x``, the label rule and the class map."""
 
     modalities: tuple[Literal["s2", "s1"], ...] = Field(("s2",), description="sensors in x, in this order")
@@ -62,20 +62,11 @@ class _Sen12msFamily(RealDataset):
     default_map: ClassVar[dict[int, str | None]] = IGBP_TO_8
     code_name: ClassVar[str] = ""
 
-    def _bands(self) -> tuple[xc.Band, ...]:
-        p = self.params
-        s2 = {b.name: b for b in S2_BANDS}
-        out: list[xc.Band] = []
-        for m in p.modalities:
-            out.extend([s2[n] for n in p.s2_bands()] if m == "s2" else [s1_band(pol, p.s1_db_range) for pol in p.polarizations])
-        return tuple(out)
-
     def _extra(self) -> dict[str, Any]:
         p = self.params
         table = p.class_map if p.class_map is not None else self.default_map
         return {
-            "units": {"s2": f"reflectance = DN / {p.s2_scale:g}" + (", clipped to [0, 1]" if p.clip_reflectance else ""),
-                      "s1": "(dB - lo) / (hi - lo), clipped to [0, 1]"},
+            "units": p.scaling_units(),
             "s1_db_range": list(p.s1_db_range),
             "label_threshold": p.label_threshold,
             "label_rule": "class share of labelled pixels > label_threshold; ignored codes excluded",
@@ -208,7 +199,7 @@ class DFC2020(_Sen12msFamily):
             name=self.name,
             task="multilabel",
             classes=LANDCOVER8,
-            bands=self._bands(),
+            bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
             provides=frozenset({"mask", "fractions", "geo"}),
             extra={**self._extra(), "train_subsets": list(p.train_subsets), "test_subsets": list(p.test_subsets)},
@@ -289,7 +280,7 @@ class Sen12ms(_Sen12msFamily):
             name=self.name,
             task="multilabel",
             classes=LANDCOVER8,
-            bands=self._bands(),
+            bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
             provides=frozenset(provides),
             extra={
