@@ -29,14 +29,14 @@ def true_classes(data: Any, n: int) -> np.ndarray | None:
     return None
 
 
-def _sensitivity(exp, coords: dict[str, Any]) -> float | None:
+KEYS = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")
+
+
+def _sensitivities(exp) -> dict[tuple, float]:
+    """Max-Sensitivity ``mean`` per combination (``KEYS``), looked up once for the whole section."""
     aliases = set(exp.aliases("metric", "max-sensitivity"))
-    keys = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")
-    for r in exp.rows:
-        if (r["metric"] in aliases and r["statistic"] == "mean" and r["status"] == "ok" and not r["sub_key"]
-                and all(r[k] == coords[k] for k in keys)):
-            return r["value"]
-    return None
+    return {tuple(r[k] for k in KEYS): r["value"] for r in exp.rows
+            if r["metric"] in aliases and r["statistic"] == "mean" and r["status"] == "ok" and not r["sub_key"]}
 
 
 @register_section("heatmaps", "Heatmaps of the true class", metrics=("max-sensitivity", "xai-entropy"), order=31)
@@ -56,6 +56,7 @@ def heatmaps(ctx: ReportContext) -> str | None:
         "for SAR), then each method's raw attribution map of the sample's true class, resized to the image; red "
         "positive, blue negative, each map on its own symmetric scale. In parentheses: the combination's "
         "Max-Sensitivity, when measured.", note=True)]
+    sensitivity = _sensitivities(exp)
     for (dataset, model, layer), seed, group in groups:
         try:
             data = exp.cache.get(group[0]["stages"]["data"])
@@ -76,7 +77,7 @@ def heatmaps(ctx: ReportContext) -> str | None:
                 continue
             c = u["coords"]
             name = c["attribution"] + (f"\n{c['postprocessor']}" if several_pps else "")
-            ms = _sensitivity(exp, c)
+            ms = sensitivity.get(tuple(c[k] for k in KEYS))
             columns.append((name + (f" ({ms:.3g})" if ms is not None else ""), class_heatmap(a, classes, x.shape[-2:])))
         if not columns:
             continue
