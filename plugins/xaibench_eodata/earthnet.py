@@ -5,6 +5,7 @@ The arrays are named as those of ``synth-weather-forecast`` so the same forecast
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -138,13 +139,18 @@ class EarthNet2021(RealDataset):
         return Index(records, problems)
 
     # -- reading -------------------------------------------------------------------
+    # numpy parses .npy headers with ast.literal_eval, which CPython before 3.11.8 cannot run in
+    # several threads at once ("SystemError: AST constructor recursion depth mismatch",
+    # python/cpython#106905); the loader's reading threads take turns opening NPZ files.
+    _npz_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def _arrays(self, path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         import zipfile
 
         import numpy as np
 
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with self._npz_lock, np.load(path, allow_pickle=False) as z:
                 missing = [n for n in names if n not in z.files]
                 if missing:
                     raise BadFileError(path, f"lacks array {', '.join(missing)} (has: {', '.join(z.files)})")
