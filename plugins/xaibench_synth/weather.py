@@ -232,12 +232,18 @@ def shifted_vigour(weather: np.ndarray, initial: np.ndarray, context_days: int, 
     x[..., cols] += shift / SCALES[cols]
     if clip is not None:
         x[..., cols] = np.clip(x[..., cols], *clip)
-    base = to_physical(weather)
-    phys = to_physical(x)
-    _, observed = vigour(base[:, :context_days], initial)
-    _, shifted = vigour(phys[:, :context_days], initial)
-    state = np.stack([observed[:, 0], shifted[:, 1]], axis=1)
-    after, _ = vigour(phys[:, context_days:], state)
+    _, observed = vigour(to_physical(weather)[:, :context_days], initial)
+    return forecast_vigour(to_physical(x), initial, observed[:, 0], context_days, target_days)
+
+
+def forecast_vigour(weather: np.ndarray, initial: np.ndarray, seen: np.ndarray, context_days: int,
+                    target_days: np.ndarray) -> np.ndarray:
+    """Mean vigour over ``target_days`` ``(N,)`` for physical weather ``(N, D, 5)`` when the
+    vigour on the last context day is ``seen (N,)`` (what the context frames show) and the
+    10-day rain memory follows ``weather`` from ``initial (N, 2)``: the counterfactual of
+    :func:`shifted_vigour`, for weather that is already shifted."""
+    _, memory = vigour(weather[:, :context_days], initial)
+    after, _ = vigour(weather[:, context_days:], np.stack([seen, memory[:, 1]], axis=1))
     return after[:, np.asarray(target_days) - context_days].mean(axis=1)
 
 

@@ -162,22 +162,19 @@ def world_forecaster(data, info) -> FnModel:
 
     extra = info.extra
     context_days = extra["context_frames"] * extra["days_per_frame"]
-    target_days = np.asarray(extra["observation_days"][extra["context_frames"]:]) - context_days
+    target_days = np.asarray(extra["observation_days"][extra["context_frames"]:])
     context = data["test/context"]
     row = {context[i].tobytes(): i for i in range(len(context))}
     vig, initial = data["test/vigour"].astype(np.float64), data["test/initial_state"].astype(np.float64)
     amp = data["test/ndvi_amp"].reshape(len(context), -1).mean(axis=1)
     ndvi = data["test/target_ndvi"].reshape(len(context), -1).mean(axis=1)
-    observed = vig[:, context_days + target_days].mean(axis=1)
+    observed = vig[:, target_days].mean(axis=1)
 
     def fn(x: torch.Tensor, aux: torch.Tensor | None) -> torch.Tensor:
-        idx = [row[c.numpy().astype(np.float32).tobytes()] for c in x.reshape(len(x), *context.shape[1:])]
+        idx = [row[c.numpy().tobytes()] for c in x.reshape(len(x), *context.shape[1:])]
         weather = w.to_physical(aux.numpy().reshape(len(x), -1, len(w.VARIABLES)))
-        _, memory = w.vigour(weather[:, :context_days], initial[idx])
-        state = np.stack([vig[idx, context_days - 1], memory[:, 1]], axis=1)
-        after, _ = w.vigour(weather[:, context_days:], state)
-        pred = ndvi[idx] + amp[idx] * (after[:, target_days].mean(axis=1) - observed[idx])
-        return torch.from_numpy(pred[:, None]).float()
+        v = w.forecast_vigour(weather, initial[idx], vig[idx, context_days - 1], context_days, target_days)
+        return torch.from_numpy(ndvi[idx] + amp[idx] * (v - observed[idx]))[:, None].float()
 
     return FnModel(fn)
 
