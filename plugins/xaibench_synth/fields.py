@@ -24,6 +24,7 @@ class Stream(IntEnum):
     CLOUDS = 2
     LOCATION = 3
     WEATHER = 4
+    ANOMALY = 5  # per-cube climate anomaly of training cubes (synth-weather-forecast)
     WORLD = 99  # shared by all samples (climate fields): seeded without split and index
 
 

@@ -40,6 +40,16 @@ class ForecastParams(SplitParams):
         description="chance that a train/val cube's weather switches to a newly drawn regime after its context "
                     "frames (test cubes never switch)",
     )
+    train_warming: float = Field(
+        0.0, ge=0.0, le=20.0,
+        description="half-width (degC) of a uniform per-cube offset of train/val cubes' temperatures (test cubes keep "
+                    "their regime's)",
+    )
+    train_rain_factor: float = Field(
+        1.0, ge=1.0, le=5.0,
+        description="train/val cubes' wet-day amounts are multiplied by a per-cube factor drawn log-uniformly in "
+                    "[1/f, f] (test cubes keep their regime's)",
+    )
     cloud_probability: float = Field(0.15, ge=0.0, le=1.0, description="base chance that a frame is cloudy")
     noise: float = Field(0.01, ge=0.0, le=0.5, description="std of additive reflectance noise")
     region_scale: float = Field(0.15, gt=0.0, le=1.0, description="smoothness of land-cover regions")
@@ -171,13 +181,14 @@ class SynthWeatherForecast(SynthDataset):
         allowed = np.array(p.regimes(SPLIT_NAMES[split]))
         weather_rngs = sample_rngs(data_seed, split, start, n, Stream.WEATHER)
         regime = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
-        physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days)
+        anomaly = self._anomaly(data_seed, split, start, n)
+        physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days, **anomaly)
         if p.regime_change > 0 and SPLIT_NAMES[split] != "test":
             # Vegetation sits near equilibrium with its regime by the end of the context, so without
             # changes of weather a forecaster learns to persist, not how vigour answers the weather.
             change = np.array([rng.random() < p.regime_change for rng in weather_rngs])
             later = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
-            after = w.simulate_weather(weather_rngs, later, w.SPIN_UP + p.days)
+            after = w.simulate_weather(weather_rngs, later, w.SPIN_UP + p.days, **anomaly)
             cut = w.SPIN_UP + p.context_frames * p.days_per_frame
             physical[change, cut:] = after[change, cut:]
         _, initial = w.vigour(physical[:, : w.SPIN_UP])
@@ -215,6 +226,25 @@ class SynthWeatherForecast(SynthDataset):
             "landcover": layout.mask,
             "ndvi_amp": amp.astype(np.float32),
         }
+
+    def _anomaly(self, data_seed: int, split: int, start: int, n: int) -> dict[str, np.ndarray]:
+        """Per-cube ``warming`` (degC) and ``rain_factor`` of train/val cubes (empty: none).
+
+        Across regimes temperature, pressure and rain levels move together, so a forecaster can
+        read the regime off the smooth temperature series and answer a warming as the drier
+        regime it resembles.  Anomalies that move each cube's temperature and rain independently
+        give it the data the CSP study assumes (independent variables, shifts within the natural
+        range).
+        """
+        import numpy as np
+
+        from .fields import Stream, sample_rngs
+
+        p = self.params
+        if SPLIT_NAMES[split] == "test" or (p.train_warming == 0 and p.train_rain_factor == 1):
+            return {}
+        draws = np.array([rng.uniform(-1.0, 1.0, 2) for rng in sample_rngs(data_seed, split, start, n, Stream.ANOMALY)])
+        return {"warming": p.train_warming * draws[:, 0], "rain_factor": p.train_rain_factor ** draws[:, 1]}
 
 
 def _reference(regime: int, days: int) -> tuple[np.ndarray, np.ndarray]:

@@ -111,10 +111,14 @@ def to_physical(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: int) -> np.ndarray:
+def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: int,
+                     warming: np.ndarray | None = None, rain_factor: np.ndarray | None = None) -> np.ndarray:
     """Physical daily weather ``(N, days, 5)`` (precip mm, pressure hPa, tmean, tmin, tmax degC).
 
     ``regime (N,)`` indexes :data:`REGIMES`; each sample draws from its own generator.
+    Optional per-sample climate anomalies: ``warming (N,)`` degC added to the temperatures,
+    ``rain_factor (N,)`` multiplying the wet-day amounts (before the 50 mm cap); the random
+    draws are the same with or without them.
     """
     n = len(rngs)
     eps = np.empty((n, 4, days))
@@ -140,12 +144,16 @@ def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: 
     p_anom = ar1(eps[:, 0], 0.85) * r["p_std"][:, None]
     logit = np.log(r["p_wet"] / (1.0 - r["p_wet"]))[:, None] - RAIN_PER_HPA * p_anom
     wet = wet_u < 1.0 / (1.0 + np.exp(-logit))
+    if rain_factor is not None:
+        amount = amount * np.asarray(rain_factor, dtype=np.float64)[:, None]
     precip = np.where(wet, np.minimum(amount * r["wet_amount"][:, None], 50.0), 0.0)
     ramp = np.linspace(-0.5, 0.5, days)[None, :]
     tmean = (
         r["t_mean"][:, None] + (trend * r["t_trend"])[:, None] * 2.0 * ramp
         + ar1(eps[:, 1], 0.8) * r["t_std"][:, None] - 1.5 * wet
     )  # fmt: skip
+    if warming is not None:
+        tmean = tmean + np.asarray(warming, dtype=np.float64)[:, None]
     diurnal = np.clip(12.0 - 0.4 * precip + eps[:, 2], 3.0, 18.0)
     weather = np.stack(
         [precip, (r["p_mean"] + offset)[:, None] + p_anom, tmean, tmean - diurnal / 2, tmean + diurnal / 2], axis=-1

@@ -288,6 +288,11 @@ class ConvLSTMModel(ZooModel):
     class Params(ZooParams):
         width: float = Field(0.25, gt=0, description="hidden channels = 32 x width")
         layers: int = Field(2, ge=1, description="stacked hidden ConvLSTM cells before the 4-channel output cell")
+        weather: Literal["daily", "frame-mean"] = Field(
+            "daily",
+            description="weather per step: every day's values, or their mean over the frame's days (EarthNet2021 "
+                        "resampled to the image steps, as in the CSP study)",
+        )
         train: ForecastTrain = ForecastTrain()
 
     def arch(self, data: Bundle, info: DatasetInfo) -> dict[str, Any]:
@@ -310,7 +315,8 @@ class ConvLSTMModel(ZooModel):
         extra = info.extra
         try:
             frames = (int(extra["context_frames"]), int(extra["target_frames"]))
-            per_frame = int(extra["days_per_frame"]) * len(extra["weather_variables"])
+            variables = len(extra["weather_variables"])
+            per_frame = int(extra["days_per_frame"]) * variables
         except KeyError as missing:
             raise ValueError(f"{info.name}: info.extra lacks {missing} (needed by convlstm)") from None
         modalities = [b.modality for b in info.bands]
@@ -319,7 +325,7 @@ class ConvLSTMModel(ZooModel):
             raise ValueError("convlstm expects frame channels: 4 reflectance bands, static bands, cloud mask last")
         return ConvLSTMForecaster(
             info.n_bands, *frames, per_frame, scaled(32, self.params.width), self.params.layers, static,
-            arch.get("weather_mean"), arch.get("weather_std"),
+            arch.get("weather_mean"), arch.get("weather_std"), variables if self.params.weather == "frame-mean" else 0,
         )
 
 

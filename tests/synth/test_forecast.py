@@ -100,6 +100,23 @@ def test_regime_change_switches_train_weather_after_the_context_only():
     np.testing.assert_allclose(vig, changed["train/vigour"], atol=1e-4)  # vegetation follows the new weather
 
 
+def test_training_anomalies_warm_and_scale_rain_per_train_cube_only():
+    kw = {"n_train": 40, "n_val": 4, "n_test": 6}
+    same, varied = make(**kw).load(0), make(**kw, train_warming=8.0, train_rain_factor=2.0).load(0)
+    a, b = w.to_physical(same["train/weather"]), w.to_physical(varied["train/weather"])
+    warming = (b[..., TMEAN] - a[..., TMEAN]).mean(axis=1)
+    np.testing.assert_allclose(b[..., TMEAN] - a[..., TMEAN], np.repeat(warming[:, None], a.shape[1], 1), atol=1e-3)
+    assert np.abs(warming).max() <= 8.0 and np.abs(warming).max() > 4.0 and warming.std() > 2.0
+    wet = (a[..., PRECIP] > 0.5) & (a[..., PRECIP] < 20.0)  # away from the 50 mm cap
+    np.testing.assert_array_equal(a[..., PRECIP] > 0, b[..., PRECIP] > 0)  # the same wet days
+    factor = np.array([np.median(b[i, wet[i], PRECIP] / a[i, wet[i], PRECIP]) for i in range(len(a)) if wet[i].any()])
+    assert 0.5 - 1e-3 <= factor.min() and factor.max() <= 2.0 + 1e-3 and factor.min() < 0.75 and factor.max() > 1.4
+    np.testing.assert_allclose(b[..., PRESSURE], a[..., PRESSURE], atol=1e-3)  # pressure untouched
+    np.testing.assert_array_equal(same["test/weather"], varied["test/weather"])  # test cubes keep their regime's
+    vig, _ = w.vigour(b, varied["train/initial_state"])
+    np.testing.assert_allclose(vig, varied["train/vigour"], atol=1e-4)  # vegetation follows the varied weather
+
+
 def test_stored_vigour_and_ndvi_are_reproducible_from_the_weather(clean):
     vig, _ = w.vigour(w.to_physical(clean["weather"]), clean["initial_state"])
     np.testing.assert_allclose(vig, clean["vigour"], atol=1e-4)

@@ -57,6 +57,20 @@ def test_forecast_depends_on_the_weather_of_target_frames():
     assert not torch.allclose(a[:, 1], b[:, 1])
 
 
+def test_frame_mean_weather_reads_each_frames_mean_and_daily_reads_every_day():
+    x, aux = _inputs()
+    days = aux.reshape(2, 5, 2, 2)  # (N, frames, days per frame, variables)
+    swapped = days.flip(2).reshape(2, 20)  # each frame's days in reverse order: same frame means
+    torch.manual_seed(0)
+    net = ConvLSTMModel(ConvLSTMModel.Params(width=0.125, weather="frame-mean")).build(make_forecast_info(), {}).eval()
+    daily = _net()
+    assert ConvLSTMModel.Params().weather == "daily"
+    assert net.cells[0].conv.in_channels - daily.cells[0].conv.in_channels == 2 - 4  # V = 2 vs days x V = 4
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, aux), net(x, swapped))
+        assert not torch.allclose(daily(x, aux), daily(x, swapped))
+
+
 def test_masked_l1_ignores_cloudy_pixels():
     target = torch.rand(2, 3, 6, 4, 4)
     target[:, :, 5] = 0.0

@@ -3,9 +3,11 @@
 Stacked ConvLSTM cells (``hidden`` channels) then an output ConvLSTM cell with 4 channels
 whose hidden state is the change of the B2, B3, B4, B8A reflectance from the previous
 frame.  Each step's input is the frame (reflectance, static channels, cloud mask) and that
-frame's daily weather, standardised per variable with the training split's mean and
-standard deviation (``weather_mean``, ``weather_std``: normalised units, stored with the
-model) and upsampled (broadcast) to the image grid.  Without the standardisation the
+frame's weather, standardised per variable with the training split's mean and standard
+deviation (``weather_mean``, ``weather_std``: normalised units, stored with the model),
+either every day's values or, with ``weather_variables`` given, their mean over the frame's
+days (EarthNet2021's weather resampled to the image steps, as the CSP study's ConvLSTM
+has it), and upsampled (broadcast) to the image grid.  Without the standardisation the
 weather's small normalised spread (pressure varies by ~0.03) leaves it nearly unused.  Context frames are read
 in; target frames are predicted autoregressively from the model's own previous frame
 (cloud-free, cloud mask 0).
@@ -102,15 +104,19 @@ class ConvLSTMForecaster(SplittableNet):
         static: tuple[int, ...] = (4,),
         weather_mean: tuple[float, ...] | None = None,
         weather_std: tuple[float, ...] | None = None,
+        weather_variables: int = 0,
     ) -> None:
         super().__init__()
         if channels < REFLECTANCE + 1:
             raise ValueError(f"frames need {REFLECTANCE} reflectance channels and a cloud mask, got {channels}")
         self.channels, self.context_frames, self.target_frames = channels, context_frames, target_frames
         self.weather_per_frame = weather_per_frame
+        if weather_variables < 0 or (weather_variables and weather_per_frame % weather_variables):
+            raise ValueError(f"weather_variables ({weather_variables}) must divide weather_per_frame ({weather_per_frame})")
+        self.weather_variables = weather_variables
         self.static = tuple(static)
         steps = context_frames + target_frames
-        cin = channels + weather_per_frame
+        cin = channels + (weather_variables or weather_per_frame)
         cells = []
         for _ in range(layers):
             cells.append(ConvLSTMCell(cin, hidden, steps))
@@ -167,12 +173,15 @@ class ConvLSTMForecaster(SplittableNet):
         return ndvi(frames).mean(dim=(1, 2, 3)).unsqueeze(1)
 
     def _weather(self, aux: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-        """Weather ``(N, T_days * V)`` -> per frame on the grid ``(N, frames, days_per_frame * V, H, W)``."""
+        """Weather ``(N, T_days * V)`` -> per frame on the grid ``(N, frames, days_per_frame * V, H, W)``, or
+        ``(N, frames, V, H, W)`` (the frame's mean) with ``weather_variables``."""
         if aux is None:
             raise ValueError("the forecaster needs the weather as aux (N, days * variables)")
         frames = self.context_frames + self.target_frames
         days = aux.reshape(aux.shape[0], -1, self.weather_mean.shape[0])
         per_frame = ((days - self.weather_mean) / self.weather_std).reshape(aux.shape[0], frames, self.weather_per_frame)
+        if self.weather_variables:  # the mean over each frame's days: (N, frames, V)
+            per_frame = per_frame.reshape(aux.shape[0], frames, -1, self.weather_variables).mean(dim=2)
         return per_frame[:, :, :, None, None].expand(-1, -1, -1, *like.shape[-2:])
 
     def _step(self, frame: torch.Tensor, hc: list[torch.Tensor], t: int) -> list[torch.Tensor]:
