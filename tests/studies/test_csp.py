@@ -143,8 +143,8 @@ def test_csp_on_a_trained_convlstm_ranks_precipitation_temperature_pressure(trai
 @pytest.mark.training
 @pytest.mark.xfail(reason="measured 2.45 (seed 0; the fixture's), 2.25, 3.09, 3.10 (seeds 1-3) against the world's 3.8 "
                           "(regime_change 0.5); 1.2-10 over other training variants and seeds (docs/studies.md: "
-                          "training anomalies, frame-mean weather): the ratio varies 2.5-5x between training seeds "
-                          "in every setting tried, while the world's own forecaster gives 3.78")
+                          "training anomalies, frame-mean weather): no setting tried puts every training seed within "
+                          "the factor, while the world's own forecaster gives 3.78")
 def test_csp_on_a_trained_convlstm_recovers_the_precipitation_temperature_ratio(trained_csp):
     sens, truth = trained_csp
     assert 1 / 1.5 < (sens["precipitation"] / sens["temperature"]) / truth["ratio"] < 1.5
