@@ -230,11 +230,11 @@ class SynthWeatherForecast(SynthDataset):
     def _anomaly(self, data_seed: int, split: int, start: int, n: int) -> dict[str, np.ndarray]:
         """Per-cube ``warming`` (degC) and ``rain_factor`` of train/val cubes (empty: none).
 
-        Across regimes temperature, pressure and rain levels move together, so a forecaster can
-        read the regime off the smooth temperature series and answer a warming as the drier
-        regime it resembles.  Anomalies that move each cube's temperature and rain independently
-        give it the data the CSP study assumes (independent variables, shifts within the natural
-        range).
+        Across regimes temperature, pressure and rain levels move together, so a forecaster may
+        read the regime off the smooth temperature series and answer a warming as if it were
+        drying.  Anomalies that move each cube's temperature and rain independently give it the
+        data the CSP study assumes (independent variables, shifts within the natural range); the
+        measured effect is in docs/studies.md.
         """
         import numpy as np
 
