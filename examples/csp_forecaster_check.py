@@ -6,7 +6,7 @@ world's own simulator on natural weather, without CSP's shifts:
 - *floor*: the masked L1 of the noise-free target against the observed one, the least any
   forecaster can reach, next to the model's test L1;
 - *swap*: the forecast-period weather of each test cube replaced by another test cube's
-  (what the regime-change training cubes show: no extrapolation); the change of the model's
+  (natural weather, as the training cubes' spells show it: no extrapolation); the change of the model's
   mean forecast NDVI is regressed on the change the simulator gives (``forecast_vigour`` with
   the cube's NDVI amplitude).  Correlation 1 and slope 1 mean the model answers natural
   weather as the world does; CSP's ratios cannot be closer to the world's than this allows.

@@ -25,6 +25,7 @@ class Stream(IntEnum):
     LOCATION = 3
     WEATHER = 4
     ANOMALY = 5  # per-cube climate anomaly of training cubes (synth-weather-forecast)
+    SPELLS = 6  # weather spells of training cubes (synth-weather-forecast)
     WORLD = 99  # shared by all samples (climate fields): seeded without split and index
 
 

@@ -6,7 +6,7 @@ import copy
 import functools
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
 
@@ -29,7 +29,7 @@ class ForecastParams(SplitParams):
     n_train: int = Field(128, ge=0, description="training cubes")
     n_val: int = Field(32, ge=0, description="validation cubes")
     n_test: int = Field(32, ge=0, description="test cubes")
-    patch_size: int = Field(32, ge=16, le=256, description="cube side in pixels (EarthNet2021: 128)")
+    patch_size: int = Field(32, ge=8, le=256, description="cube side in pixels (EarthNet2021: 128)")
     context_frames: int = Field(10, ge=1, le=100, description="frames given to the model")
     target_frames: int = Field(20, ge=1, le=100, description="frames to forecast")
     days_per_frame: int = Field(5, ge=1, le=30, description="days between frames (Sentinel-2 revisit: 5)")
@@ -42,13 +42,19 @@ class ForecastParams(SplitParams):
     )
     train_warming: float = Field(
         0.0, ge=0.0, le=20.0,
-        description="half-width (degC) of a uniform per-cube offset of train/val cubes' temperatures (test cubes keep "
-                    "their regime's)",
+        description="half-width (degC) of a uniform per-cube (per-spell with weather_spells) offset of train/val "
+                    "cubes' temperatures (test cubes keep their regime's)",
     )
     train_rain_factor: float = Field(
         1.0, ge=1.0, le=5.0,
-        description="train/val cubes' wet-day amounts are multiplied by a per-cube factor drawn log-uniformly in "
-                    "[1/f, f] (test cubes keep their regime's)",
+        description="train/val cubes' wet-day amounts are multiplied by a per-cube (per-spell with weather_spells) "
+                    "factor drawn log-uniformly in [1/f, f] (test cubes keep their regime's)",
+    )
+    weather_spells: int = Field(
+        0, ge=0, le=1000,
+        description="if > 0: train/val cubes' weather is a sequence of spells of this many days (random phase), each "
+                    "with its own independently drawn precipitation, temperature and pressure regimes and its own "
+                    "train_warming / train_rain_factor anomaly (test cubes keep one regime)",
     )
     cloud_probability: float = Field(0.15, ge=0.0, le=1.0, description="base chance that a frame is cloudy")
     noise: float = Field(0.01, ge=0.0, le=0.5, description="std of additive reflectance noise")
@@ -60,6 +66,12 @@ class ForecastParams(SplitParams):
         if v is not None and (not v or len(set(v)) != len(v)):
             raise ValueError("needs at least one regime, without repeats")
         return v
+
+    @model_validator(mode="after")
+    def _one_way_of_changing_weather(self) -> ForecastParams:
+        if self.weather_spells and self.regime_change:
+            raise ValueError("weather_spells and regime_change both change the training weather: set one of them to 0")
+        return self
 
     def regimes(self, split: str) -> tuple[int, ...]:
         names = self.test_regimes if split == "test" else self.train_regimes
@@ -92,7 +104,8 @@ class SynthWeatherForecast(SynthDataset):
       cloud mask (0/1);
     - ``weather (N, T, 5)`` float32 normalised daily precipitation, sea-level pressure,
       mean, min, max temperature (``T = frames * days_per_frame``; units in ``info().extra``);
-    - ``regime (N,)`` int64; ``target_ndvi (N, T_t, S, S)`` float32 noise- and cloud-free;
+    - ``regime (N,)`` int64 (with ``weather_spells``, a train/val cube's precipitation regime on
+      its last context day); ``target_ndvi (N, T_t, S, S)`` float32 noise- and cloud-free;
     - ``vigour (N, T)`` float32 daily latent vigour, ``initial_state (N, 2)`` (vigour and
       10-day mean precipitation (mm) at day 0: with :func:`.weather.vigour` they reproduce
       ``vigour`` from ``weather``); ``landcover (N, S, S)`` int64; ``ndvi_amp (N, S, S)``
@@ -182,7 +195,10 @@ class SynthWeatherForecast(SynthDataset):
         weather_rngs = sample_rngs(data_seed, split, start, n, Stream.WEATHER)
         regime = np.array([allowed[rng.integers(len(allowed))] for rng in weather_rngs], dtype=np.int64)
         anomaly = self._anomaly(data_seed, split, start, n)
-        physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days, **anomaly)
+        if p.weather_spells and SPLIT_NAMES[split] != "test":
+            physical, regime = self._spells(weather_rngs, data_seed, split, start)
+        else:
+            physical = w.simulate_weather(weather_rngs, regime, w.SPIN_UP + p.days, **anomaly)
         if p.regime_change > 0 and SPLIT_NAMES[split] != "test":
             # Vegetation sits near equilibrium with its regime by the end of the context, so without
             # changes of weather a forecaster learns to persist, not how vigour answers the weather.
@@ -227,6 +243,42 @@ class SynthWeatherForecast(SynthDataset):
             "ndvi_amp": amp.astype(np.float32),
         }
 
+    def _spells(self, weather_rngs: list[np.random.Generator], data_seed: int, split: int,
+                start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Physical weather ``(N, SPIN_UP + days, 5)`` of train/val cubes made of spells, and each
+        cube's precipitation regime on its last context day ``(N,)``.
+
+        Every ``weather_spells`` days (a random phase per cube) the precipitation, temperature
+        and pressure regimes are drawn anew and independently, with a new ``train_warming`` /
+        ``train_rain_factor`` anomaly.  A single regime change after the context gives a
+        forecaster one response per cube to learn from, and in it rain and temperature move
+        together; spells give it several, with the combinations the CSP study's shifts create
+        (hot and wet, cold and dry), so its answer to them is learnt, not extrapolated.  Each
+        spell's weather is simulated over the whole series with the cube's weather generator
+        (continuing it) and cut out; AR(1) anomalies restart at a spell boundary.
+        """
+        import numpy as np
+
+        from . import weather as w
+        from .fields import Stream, sample_rngs
+
+        p = self.params
+        days, length = w.SPIN_UP + p.days, p.weather_spells
+        allowed = np.array(p.regimes(SPLIT_NAMES[split]))
+        count = -(-days // length) + 1  # the first spell may be cut short by the phase
+        rngs = sample_rngs(data_seed, split, start, len(weather_rngs), Stream.SPELLS)
+        phase = np.array([rng.integers(length) for rng in rngs])
+        regimes = np.stack([allowed[rng.integers(len(allowed), size=(count, 3))] for rng in rngs])  # (N, count, 3)
+        draws = np.stack([rng.uniform(-1.0, 1.0, (count, 2)) for rng in rngs])  # (N, count, 2)
+        spell = (np.arange(days)[None, :] + length - phase[:, None]) // length  # (N, days): the spell of each day
+        physical = np.empty((len(rngs), days, len(w.VARIABLES)))
+        for j in range(count):
+            part = w.simulate_weather(weather_rngs, regimes[:, j], days, p.train_warming * draws[:, j, 0],
+                                      p.train_rain_factor ** draws[:, j, 1])
+            physical[spell == j] = part[spell == j]
+        last_context = w.SPIN_UP + p.context_frames * p.days_per_frame - 1
+        return physical, regimes[np.arange(len(rngs)), spell[:, last_context], 0]
+
     def _anomaly(self, data_seed: int, split: int, start: int, n: int) -> dict[str, np.ndarray]:
         """Per-cube ``warming`` (degC) and ``rain_factor`` of train/val cubes (empty: none).
 
@@ -241,7 +293,7 @@ class SynthWeatherForecast(SynthDataset):
         from .fields import Stream, sample_rngs
 
         p = self.params
-        if SPLIT_NAMES[split] == "test" or (p.train_warming == 0 and p.train_rain_factor == 1):
+        if SPLIT_NAMES[split] == "test" or p.weather_spells or (p.train_warming == 0 and p.train_rain_factor == 1):
             return {}
         draws = np.array([rng.uniform(-1.0, 1.0, 2) for rng in sample_rngs(data_seed, split, start, n, Stream.ANOMALY)])
         return {"warming": p.train_warming * draws[:, 0], "rain_factor": p.train_rain_factor ** draws[:, 1]}

@@ -90,6 +90,8 @@ REGIMES: tuple[Regime, ...] = (
     Regime("temperate", 0.35, 6.0, 17.0, 3.0, 6.0, 1013.0, 6.0),
 )
 REGIME_NAMES: tuple[str, ...] = tuple(r.name for r in REGIMES)
+_REGIME_FIELD_GROUP = {"p_wet": 0, "wet_amount": 0, "t_mean": 1, "t_std": 1, "t_trend": 1, "p_mean": 2, "p_std": 2}
+"""Which column of a ``(N, 3)`` regime array (precipitation, temperature, pressure) each field comes from."""
 
 
 def to_normalised(physical: np.ndarray) -> np.ndarray:
@@ -115,7 +117,9 @@ def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: 
                      warming: np.ndarray | None = None, rain_factor: np.ndarray | None = None) -> np.ndarray:
     """Physical daily weather ``(N, days, 5)`` (precip mm, pressure hPa, tmean, tmin, tmax degC).
 
-    ``regime (N,)`` indexes :data:`REGIMES`; each sample draws from its own generator.
+    ``regime`` indexes :data:`REGIMES`: ``(N,)`` one regime per sample, or ``(N, 3)`` the
+    regimes whose precipitation (wet-day probability and amount), temperature and pressure
+    parameters a sample takes, drawn independently.  Each sample draws from its own generator.
     Optional per-sample climate anomalies: ``warming (N,)`` degC added to the temperatures,
     ``rain_factor (N,)`` multiplying the wet-day amounts (before the 50 mm cap); the random
     draws are the same with or without them.
@@ -132,7 +136,9 @@ def simulate_weather(rngs: list[np.random.Generator], regime: np.ndarray, days: 
         amount[s] = rng.standard_gamma(0.8, days) / 0.8
         trend[s] = rng.uniform(-1.0, 1.0)
         offset[s] = rng.uniform(-PRESSURE_OFFSET, PRESSURE_OFFSET)
-    r = {f: np.array([getattr(REGIMES[k], f) for k in regime]) for f in Regime.__dataclass_fields__ if f != "name"}
+    regime = np.asarray(regime)
+    by_group = np.broadcast_to(regime.reshape(n, -1), (n, 3))  # columns: precipitation, temperature, pressure
+    r = {f: np.array([getattr(REGIMES[k], f) for k in by_group[:, col]]) for f, col in _REGIME_FIELD_GROUP.items()}
 
     def ar1(e: np.ndarray, phi: float) -> np.ndarray:
         out = np.empty_like(e)

@@ -280,7 +280,7 @@ class ConvLSTMModel(ZooModel):
     """ConvLSTM forecaster: context frames and daily weather in, target frames out (explains mean NDVI)."""
 
     name = "convlstm"
-    version = "2"
+    version = "3"
     layers = ("input", "deep")
     traits = frozenset({"forecast", "aux-input", "recurrent"})
     requires = frozenset({"forecast", "weather"})

@@ -56,6 +56,9 @@ def test_shapes_dtypes_and_determinism():
     for name in data:
         assert data[name].tobytes() == again[name].tobytes(), name
     assert not np.array_equal(make(data_seed=2).load(0)["train/weather"], make().load(0)["train/weather"])
+    small = make(patch_size=8).load(0)  # the smallest cubes (examples/csp.yaml trains on many of them)
+    assert small["test/context"].shape == (4, 10, 6, 8, 8) and len(np.unique(small["test/landcover"])) > 1
+    np.testing.assert_array_equal(small["test/weather"], make().load(0)["test/weather"])  # weather is per cube
 
 
 def test_unit_conversions_round_trip_and_match_earthnet():
@@ -115,6 +118,39 @@ def test_training_anomalies_warm_and_scale_rain_per_train_cube_only():
     np.testing.assert_array_equal(same["test/weather"], varied["test/weather"])  # test cubes keep their regime's
     vig, _ = w.vigour(b, varied["train/initial_state"])
     np.testing.assert_allclose(vig, varied["train/vigour"], atol=1e-4)  # vegetation follows the varied weather
+
+
+def test_regimes_per_variable_take_rain_temperature_and_pressure_from_their_own_regime():
+    def rngs():
+        return [np.random.default_rng([5, i]) for i in range(200)]
+
+    one = w.simulate_weather(rngs(), np.full(200, 3), 120)
+    np.testing.assert_array_equal(w.simulate_weather(rngs(), np.full((200, 3), 3), 120), one)
+    dry, stormy, cold = (w.REGIME_NAMES.index(r) for r in ("dry-hot", "stormy", "cold-stable"))
+    mixed = w.simulate_weather(rngs(), np.tile([dry, stormy, cold], (200, 1)), 120)
+    assert (mixed[..., PRECIP] > 0).mean() < 0.15  # dry-hot's 8 % wet days, not stormy's 90 %
+    assert abs(mixed[..., TMEAN].mean() - 9.0) < 1.5  # stormy's 9 degC, not dry-hot's 27
+    assert abs(mixed[..., PRESSURE].mean() - 1028.0) < 3.0  # cold-stable's 1028 hPa
+
+
+def test_weather_spells_draw_regimes_per_variable_anew_in_train_cubes_only():
+    kw = {"n_train": 60, "n_val": 4, "n_test": 6}
+    one, spells = make(**kw).load(0), make(**kw, weather_spells=25, train_warming=5.0).load(0)
+    np.testing.assert_array_equal(one["test/weather"], spells["test/weather"])  # test cubes keep one regime
+    np.testing.assert_array_equal(one["test/context"], spells["test/context"])
+
+    def windows(data):  # 25-day means (N * 6,) of precipitation, pressure, temperature; T's spread within cubes
+        phys = w.to_physical(data["train/weather"])[:, :150].reshape(60, 6, 25, 5).mean(axis=2)
+        return phys[..., PRECIP].ravel(), phys[..., PRESSURE].ravel(), phys[..., TMEAN].ravel(), phys[..., TMEAN].std(1).mean()
+
+    (p1, q1, t1, spread1), (p2, q2, t2, spread2) = windows(one), windows(spells)
+    assert np.corrcoef(p1, q1)[0, 1] < -0.5 < -0.2 < np.corrcoef(p2, q2)[0, 1]  # pressure no longer tells the rain
+    assert ((t1 > 22) & (p1 > 5)).sum() == 0 < 5 <= ((t2 > 22) & (p2 > 5)).sum()  # hot and wet spells now occur
+    assert spread2 > 2 * spread1
+    vig, _ = w.vigour(w.to_physical(spells["train/weather"]), spells["train/initial_state"])
+    np.testing.assert_allclose(vig, spells["train/vigour"], atol=1e-4)  # vegetation follows the spells
+    with pytest.raises(pydantic.ValidationError, match="set one of them to 0"):
+        make(weather_spells=25, regime_change=0.5)
 
 
 def test_stored_vigour_and_ndvi_are_reproducible_from_the_weather(clean):

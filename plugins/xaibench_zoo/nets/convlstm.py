@@ -10,14 +10,16 @@ days (EarthNet2021's weather resampled to the image steps, as the CSP study's Co
 has it), and upsampled (broadcast) to the image grid.  Without the standardisation the
 weather's small normalised spread (pressure varies by ~0.03) leaves it nearly unused.  Context frames are read
 in; target frames are predicted autoregressively from the model's own previous frame
-(cloud-free, cloud mask 0).
+(cloud-free, cloud mask 0), the first from each pixel's last cloud-free context reflectance
+(the last context frame's where every context frame is cloudy there): starting from a cloud
+the network would first have to undo it.
 
 As a :class:`~.base.SplittableNet` it explains one scalar per cube: ``forward(x, aux)``
 returns the mean NDVI of the predicted frames, ``(N, 1)``, with ``x`` the context
 flattened to ``(N, T_c * C, H, W)`` and ``aux`` the weather flattened to
 ``(N, T_days * V)``.  Layer ``deep`` is the recurrent state after the context: every
-cell's ``(h, c)``, the last reflectance and the static channels, concatenated along
-channels.  Gate activations are separate modules per cell and step (DeepLift hooks them);
+cell's ``(h, c)``, the last cloud-free reflectance and the static channels, concatenated
+along channels.  Gate activations are separate modules per cell and step (DeepLift hooks them);
 convolutions are shared across steps, so rules that hook linear layers (LRP) do not apply.
 """
 
@@ -142,9 +144,14 @@ class ConvLSTMForecaster(SplittableNet):
         weather = self._weather(aux, x)
         n, _, _, hgt, wid = frames.shape
         hc = [x.new_zeros(n, cell.hidden, hgt, wid) for cell in self.cells for _ in (0, 1)]
+        last = frames[:, -1, :REFLECTANCE]
+        seen = frames.new_zeros(n, 1, hgt, wid)  # 1 where a cloud-free frame has been found (going backwards)
         for t in range(self.context_frames):
             hc = self._step(torch.cat([frames[:, t], weather[:, t]], dim=1), hc, t)
-        last = frames[:, -1, :REFLECTANCE]
+        for t in reversed(range(self.context_frames)):
+            take = (1 - seen) * (1 - frames[:, t, -1:])  # the latest cloud-free frame of each pixel
+            last = last + take * (frames[:, t, :REFLECTANCE] - last)
+            seen = seen + take
         static = frames[:, -1, list(self.static)]
         return torch.cat(hc + [last, static], dim=1)
 
