@@ -1,4 +1,4 @@
-"""How well does the CSP example's forecaster answer the weather?  (about 2 CPU-minutes)
+"""How well does the CSP example's forecaster answer the weather?  (trains as the example: about 6 min on 2 cores)
 
 Trains the ConvLSTM of ``examples/csp.yaml`` (seed ``--seed``) and compares it with the
 world's own simulator on natural weather, without CSP's shifts:
