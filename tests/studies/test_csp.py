@@ -109,7 +109,7 @@ def test_csp_rejects_unknown_groups_and_non_forecasters():
 
 @pytest.fixture(scope="module")
 def trained_csp():
-    """At the settings of examples/csp.yaml (about 5 CPU-minutes): train the ConvLSTM, run CSP
+    """At the settings of examples/csp.yaml (about 6 minutes on 2 cores): train the ConvLSTM, run CSP
     (precipitation and mean temperature clustered, to save time); returns the sensitivities and
     the world's CSP-protocol truth."""
     import dataclasses

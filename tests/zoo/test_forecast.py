@@ -143,7 +143,7 @@ def test_task_mismatches_are_refused():
 
 @pytest.mark.training
 def test_convlstm_beats_persistence_on_synth_weather_forecast():
-    """At the settings of examples/csp.yaml (about 5 CPU-minutes): lower target-frame masked L1
+    """At the settings of examples/csp.yaml (about 6 minutes on 2 cores): lower target-frame masked L1
     on the test split than repeating the last context frame, and than repeating each pixel's last
     cloud-free context reflectance (where the network starts: it has to add what the weather does)."""
     import dataclasses
