@@ -26,10 +26,16 @@ import time
 
 import numpy as np
 
-from xaibench_postprocess.knn import BACKENDS, get_backend, l2_normalise
+from xaibench.plugins import PluginSession
+from xaibench_postprocess.knn import l2_normalise
 from xaibench_postprocess.quality import averaged_error, recall_at_k
 
 REFERENCE = "faiss"
+CATALOG = PluginSession().catalog  # every registered backend, third parties' included
+
+
+def get_backend(name: str):
+    return CATALOG.create("knn_backend", name)
 
 
 def make_data(kind: str, n: int, q: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +94,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)
-    names = args.backends or list(BACKENDS)
+    names = args.backends or CATALOG.names("knn_backend")
     skipped = {n: get_backend(n).available() for n in names}
     names = [REFERENCE] + [n for n in names if n != REFERENCE and skipped[n] is None]
     for n, reason in skipped.items():

@@ -60,7 +60,7 @@ def setup_plugins(tmp: Path):
     sys.path[:0] = [str(tmp / "dists"), str(TOY_SRC)]
     importlib.invalidate_caches()
     import xaibench_ray.plugin
-    from xaibench.plugins import PluginSession, disabled_from_env, reset_session
+    from xaibench.plugins import PluginSession, disabled_from_env
     from xaibench.testing.session import ComponentsPlugin, MemoryTracker
 
     # The report plugin draws a figure per cell in the driver (~0.15 s each): a cost of tracking that
@@ -69,7 +69,6 @@ def setup_plugins(tmp: Path):
     if "ray" not in session.plugins:
         session.add(xaibench_ray.plugin, name="ray")
     session.add(ComponentsPlugin([MemoryTracker]), name="memory-tracker")
-    reset_session(session)
     return session
 
 

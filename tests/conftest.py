@@ -36,8 +36,8 @@ def plugin_path(tmp_path_factory) -> list[str]:
 
 @pytest.fixture
 def session(plugin_path, monkeypatch):
-    """A fresh process-wide plugin session that sees built-ins, the toy and the example plugin."""
-    from xaibench.plugins import PluginSession, reset_session
+    """A fresh plugin session that sees built-ins, the toy and the example plugin."""
+    from xaibench.plugins import PluginSession
 
     for p in reversed(plugin_path):
         monkeypatch.syspath_prepend(p)
@@ -47,10 +47,7 @@ def session(plugin_path, monkeypatch):
     # The report plugin draws a figure for every cell: the core tests check artifacts exactly
     # and do not need it (tests/report enables it).
     monkeypatch.setenv("XAIBENCH_DISABLE_PLUGINS", "report")
-    s = PluginSession()
-    reset_session(s)
-    yield s
-    reset_session(None)
+    return PluginSession()
 
 
 @pytest.fixture
@@ -64,7 +61,8 @@ def workdir(tmp_path, monkeypatch) -> Path:
 def cli(session, workdir):
     """Run the CLI in-process: ``code, out, err = cli("run", "r.yaml")``."""
 
-    def invoke(*args: str):
+    def invoke(*args: str, plugins=None):
+        """``plugins``: the session to run with (default: the ``session`` fixture's)."""
         import io
         from contextlib import redirect_stderr, redirect_stdout
 
@@ -78,7 +76,7 @@ def cli(session, workdir):
         code = 0
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                mod.main(list(args))
+                mod.main(list(args), session=plugins or session)
             except SystemExit as exc:
                 code = exc.code or 0
         return code, out.getvalue(), err.getvalue()

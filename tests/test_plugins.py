@@ -100,10 +100,9 @@ def test_disable_plugins_env(session, monkeypatch):
 
 def test_plugins_command_lists_builtins_third_party_and_failures(fake_plugins, cli):
     fake_plugins("broken-dist", "broken", "broken_import")
-    from xaibench.plugins import PluginSession, reset_session
+    from xaibench.plugins import PluginSession
 
-    reset_session(PluginSession())
-    code, out, _ = cli("plugins")
+    code, out, _ = cli("plugins", plugins=PluginSession())
     assert code == 0
     for name in BUILTINS | {"example", "toy"}:
         assert name in out
@@ -113,8 +112,7 @@ def test_plugins_command_lists_builtins_third_party_and_failures(fake_plugins, c
 
 def test_register_commands_adds_a_subcommand(fake_plugins, cli):
     fake_plugins("cmd-dist", "cmds", "commands")
-    from xaibench.plugins import PluginSession, reset_session
+    from xaibench.plugins import PluginSession
 
-    reset_session(PluginSession())
-    code, out, _ = cli("hello-plugin", "world")
+    code, out, _ = cli("hello-plugin", "world", plugins=PluginSession())
     assert code == 0 and "hello world from a plugin" in out

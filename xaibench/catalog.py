@@ -50,10 +50,18 @@ class Catalog:
         except KeyError:
             raise KeyError(unknown_message(kind, name, self.names(kind))) from None
 
-    def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
-        """Instantiate ``name`` with validated ``params`` (raises ValidationError on bad params)."""
+    def validate(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Any:
+        """``name``'s validated Params (raises ValidationError).  Validators see this catalog as
+        ``info.context["catalog"]``, to check names of other components (a kNN backend)."""
         entry = self.get(kind, name)
-        return entry.cls(entry.cls.Params(**(params or {})))
+        return entry.cls.Params.model_validate(params or {}, context={"catalog": self})
+
+    def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
+        """Instantiate ``name`` with validated ``params`` (raises ValidationError on bad params);
+        the component's ``catalog`` is this catalog."""
+        component = self.get(kind, name).cls(self.validate(kind, name, params))
+        component.catalog = self
+        return component
 
 
 def unknown_message(kind: str, name: str, known: list[str]) -> str:

@@ -6,6 +6,7 @@ Heavy libraries (torch, mlflow, pyarrow) are imported inside commands only, so
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections import Counter
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .coords import TABLE_GROUP
 from .errors import XaibenchError
 
 console = Console(stderr=True)
@@ -27,11 +29,11 @@ MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=171798691
 
 
 def _session():
-    from .plugins import get_session
+    """The plugin session made by :func:`main` for this command line (click's context object)."""
     from .progress import setup_logging
 
     setup_logging(console, quiet=False)
-    return get_session()
+    return click.get_current_context().find_root().obj
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,13 +123,14 @@ def run(registry: Path, only: tuple[str, ...], dry_run: bool, quiet: bool) -> No
 
     summary = run_grid(config, session, console=console, quiet=quiet)
     _print_summary(summary)
-    if summary.failed:
+    if not summary.ok:
         sys.exit(1)
 
 
 def _print_plan(config, session) -> None:
     from .cache import Cache
     from .planning import build_plan
+    from .stages import STAGE_KINDS
 
     plan = build_plan(config, session.catalog)
     stages = plan.stages()
@@ -138,21 +141,21 @@ def _print_plan(config, session) -> None:
     out.print(f"[bold]{config.experiment}[/bold]: {kinds['cell']} attribution combinations, {kinds['model']} trained "
               f"models, {len(stages)} stages ({sum(cached.values())} cached, {len(stages) - sum(cached.values())} to compute)")
     table = Table("stage kind", "total", "cached", "to compute")
-    for kind in ("data", "train", "features", "attribute", "prepare", "postprocess", "metric"):
+    for kind in STAGE_KINDS:
         if total[kind]:
             table.add_row(kind, str(total[kind]), str(cached[kind]), str(total[kind] - cached[kind]))
     out.print(table)
     skips: dict[str, list[str]] = {}
-    for u in plan.units:
-        for why in u.skipped_metrics.values():
-            skips.setdefault(why, []).append(u.name)
     for skip in plan.skipped:
-        skips.setdefault(skip.reason, []).append("/".join(str(v) for v in skip.coords.values()))
+        skips.setdefault(skip.reason, []).append(skip.coords.name)
     if skips:
         st = Table("why", "combinations", "e.g.", title=f"{sum(map(len, skips.values()))} skipped as incompatible")
         for why, names in sorted(skips.items()):
             st.add_row(why, str(len(names)), names[0])
         out.print(st)
+
+
+HEADERS = {"postprocessor": "post"}
 
 
 def _print_summary(summary) -> None:
@@ -164,11 +167,11 @@ def _print_summary(summary) -> None:
     for r in rows:
         name = f"{r['metric']}.{r['statistic']}"
         if name in stats:
-            key = (r["dataset"], r["model"], r["layer"], r["attribution"], r["postprocessor"])
+            key = tuple(r[c] for c in TABLE_GROUP)
             cells.setdefault(key, {})[name] = f"{r['mean']:.3f}±{r['std']:.3f}"
     if cells:
         # columns that are the same on every row (one dataset, one layer) say nothing: drop them
-        names = ("dataset", "model", "layer", "attribution", "post")
+        names = tuple(HEADERS.get(c, c) for c in TABLE_GROUP)
         keep = [i for i in range(len(names)) if len({k[i] for k in cells}) > 1] or [1]
         stats = stats[: max(2, (out.width - 14 * len(keep)) // 14)]
         table = Table(*(names[i] for i in keep), *stats, title="mean ± std across seeds")
@@ -177,21 +180,17 @@ def _print_summary(summary) -> None:
         out.print(table)
         out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
-              f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/]")
+              f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/], {len(summary.blocked)} blocked")
     out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
-    t = summary.tracking
     out.print(f"results: {summary.results_path} (summary {summary.summary_path})")
-    if t:
-        out.print(f"MLflow: experiment {t.get('experiment')!r} (id {t.get('experiment_id')}), parent run "
-                  f"{t.get('parent_run_id')}, store {t.get('tracking_uri')}\n  view: {t.get('ui')}")
+    for line in summary.tracking:
+        out.print(line, highlight=False)
     if summary.failed:
         out.print("[red]failures:[/red]")
         for label, err in summary.failed:
-            if not err.startswith("upstream failed"):
-                out.print(f"  [red]{label}[/red]: {err}")
-        n_up = sum(1 for _, e in summary.failed if e.startswith("upstream failed"))
-        if n_up:
-            out.print(f"  and {n_up} stages that depended on them")
+            out.print(f"  [red]{label}[/red]: {err}")
+    if summary.blocked:
+        out.print(f"  and {len(summary.blocked)} stages that depended on them")
 
 
 @cli.command()
@@ -201,7 +200,7 @@ def _print_summary(summary) -> None:
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
 def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path | None) -> None:
     """Print or export the long-format results (mean ± std across seeds in table form)."""
-    from .results import read_parquet, summarize
+    from .results import GROUP, read_parquet, summarize
 
     if experiment:
         path = results_dir / f"{experiment}.parquet"
@@ -234,27 +233,14 @@ def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path 
             sys.stdout.write(buf.getvalue().decode())
     else:
         rows = summarize(table)
-        t = Table("dataset", "model", "layer", "attribution", "post", "metric", "statistic", "sub_key", "mean", "std", "n",
-                  title=f"{path.stem}: mean ± std across seeds")
+        t = Table(*(HEADERS.get(c, c) for c in GROUP), "mean", "std", "n", title=f"{path.stem}: mean ± std across seeds")
         for r in rows:
-            t.add_row(*(str(r[c]) for c in ("dataset", "model", "layer", "attribution", "postprocessor", "metric",
-                                            "statistic", "sub_key")), f"{r['mean']:.4f}", f"{r['std']:.4f}", str(r["n"]))
+            t.add_row(*(str(r[c]) for c in GROUP), f"{r['mean']:.4f}", f"{r['std']:.4f}", str(r["n"]))
         status = Counter(table.column("status").to_pylist())
         (Console(file=open(out_file, "w")) if out_file else out).print(t)
         out.print(f"rows: {table.num_rows} ({', '.join(f'{k} {v}' for k, v in sorted(status.items()))})")
     if out_file:
         console.print(f"wrote {out_file}")
-
-
-def _add_builtin_commands() -> None:
-    from .ranking import rank
-    from .scaffold import new_plugin
-
-    cli.add_command(new_plugin)
-    cli.add_command(rank)
-
-
-_add_builtin_commands()
 
 
 def _plain_schema(schema):
@@ -273,16 +259,21 @@ def _apply_allocator_settings(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "xaibench", *argv], env)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, session=None) -> None:
+    """The command line.  ``session`` (a :class:`~xaibench.plugins.PluginSession`) replaces the
+    one made here from the installed plugins, for calls from Python (tests, notebooks)."""
     if argv is None:  # a real command line (not a call from Python): safe to re-execute
         argv = sys.argv[1:]
         _apply_allocator_settings(argv)
     argv = list(argv)
     try:
-        from .plugins import get_session
+        from .plugins import PluginSession
 
-        get_session().add_commands(cli)
-        cli.main(args=argv, prog_name="xaibench", standalone_mode=False)
+        session = session or PluginSession()  # the one session of this command line, passed down explicitly
+        group = copy.copy(cli)  # plugins' commands join this invocation's group only
+        group.commands = dict(cli.commands)
+        session.add_commands(group)
+        group.main(args=argv, prog_name="xaibench", standalone_mode=False, obj=session)
     except XaibenchError as exc:
         from rich.text import Text
 

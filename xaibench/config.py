@@ -271,7 +271,7 @@ def _component(kind: str, alias: str, spec: Any, where: tuple, catalog: Catalog,
         problems.add(loc, exc.args[0])
         return None
     try:
-        validated = entry.cls.Params(**params)
+        validated = catalog.validate(kind, name, params)
     except ValidationError as exc:
         base = where if inline else where + ("params",)
         for loc, msg in describe_validation_error(exc, entry.cls.Params):

@@ -14,6 +14,11 @@ here appears there and is exercised by a test).  Collecting hooks receive a
 ``register(component_class, name=None)`` adds a component class (a subclass of the
 matching base in :mod:`xaibench.components`).  Two plugins that register the same
 name under the same kind are an error that names both plugins.
+
+A plugin may declare hooks of its own for other plugins to implement (the report
+plugin's ``register_report_sections``) with :func:`register_hookspecs`; implementations
+of such hooks are marked ``@hookimpl(optionalhook=True)``, so that they load whether or
+not the declaring plugin is installed.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("xaibench")
 
 Register = Callable[..., None]
+
+
+@hookspec(historic=True)
+def register_hookspecs(register: Callable[[object], None]) -> None:
+    """Declare this plugin's own hooks: ``register(module_or_class)`` adds the ``@hookspec``
+    functions it holds (made with ``pluggy.HookspecMarker("xaibench")``).  Called once for
+    each plugin as it is loaded."""
 
 
 @hookspec

@@ -7,28 +7,36 @@ Units are what a tracker records, one child run each:
   attribute -> [prepare] -> post-process -> metrics.
 
 Group metrics (scopes ``methods``, ``postprocessors``, ``models``) are one stage whose
-values are shared by the cells of their group.
-
-Stages are shared between units wherever their keys coincide (the data of a
-dataset and seed, a model's training, a layer's features, the method-independent
-``prepare`` stage of a post-processor), so each is computed once.
-Incompatible combinations become :class:`Skip` records with a reason, never errors.
+members are the cells of their group; its values are shared by those cells.  Stages are
+shared wherever their keys coincide (the data of a dataset and seed, a model's training,
+a layer's features, a post-processor's method-independent ``prepare``), so each is
+computed once.  Whatever cannot run (a missing capability, an incompatible layer, a group
+of one) becomes a :class:`Skip` with the reason, never an error.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from .capabilities import missing
 from .catalog import Catalog
-from .components import DatasetInfo, ModelInfo
+from .components import Component, DatasetInfo, ModelInfo
 from .config import ComponentRef, Filter, RegistryConfig
+from .coords import Coords
 from .errors import PluginError
 from .hashing import stable_hash
-from .stages import Stage
+from .stages.attribute import attribute_stage
+from .stages.data import data_stage
+from .stages.features import features_stage
+from .stages.graph import GroupMember, Stage, in_order
+from .stages.metric import attribution_metric_stage, group_metric_stage, model_metric_stage
+from .stages.postprocess import postprocess_stage, prepare_stage
+from .stages.train import train_stage
 
-COORDS = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")
+GroupScope = Literal["methods", "postprocessors", "models"]
+SPELLED = {"postprocessor": "post-processor"}
 
 
 @dataclass
@@ -42,21 +50,21 @@ class MetricLink:
 
 @dataclass
 class Unit:
-    kind: str  # "model" or "cell"
-    coords: dict[str, Any]
+    """A tracked combination: a model (``core`` = its training) or a cell (``core`` = its maps)."""
+
+    kind: Literal["model", "cell"]
+    coords: Coords
     refs: dict[str, ComponentRef]
     core: Stage
-    """The stage the unit is about: training for a model unit, post-processing for a cell."""
+    data: Stage
+    train: Stage
+    attribute: Stage | None = None
+    """A cell's test attribute stage (its raw maps; ``core`` when there is no post-processor)."""
     metrics: list[MetricLink] = field(default_factory=list)
-    skipped_metrics: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        c = self.coords
-        parts = [c["dataset"], c["model"], f"seed{c['seed']}"]
-        if self.kind == "cell":
-            parts += [c["layer"], c["attribution"], c["postprocessor"]]
-        return "/".join(str(p) for p in parts)
+        return self.coords.name
 
     @property
     def key(self) -> str:
@@ -72,9 +80,12 @@ class Unit:
         return [self.core] + [m.stage for m in self.metrics]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Skip:
-    coords: dict[str, Any]
+    """Something the grid declares that cannot run here: a combination (``metric`` None) or one
+    metric of a unit (the unit at ``coords``)."""
+
+    coords: Coords
     reason: str
     metric: str | None = None
 
@@ -84,41 +95,217 @@ class Plan:
     config: RegistryConfig
     units: list[Unit]
     skipped: list[Skip]
+    components: dict[str, dict[str, Component]] = field(default_factory=dict)
+    """The registry's components by kind and alias, as created for planning."""
 
     def stages(self) -> list[Stage]:
         """Every stage, each once, inputs before the stages that use them."""
-        seen: dict[str, Stage] = {}
+        return in_order([s for u in self.units for s in u.stages()])
 
-        def visit(stage: Stage) -> None:
-            if stage.key in seen:
-                return
-            for dep in stage.inputs.values():
-                visit(dep)
-            seen[stage.key] = stage
-
-        for unit in self.units:
-            for s in unit.stages():
-                visit(s)
-        return list(seen.values())
+    def skipped_metrics(self, unit: Unit) -> dict[str, str]:
+        """``{metric alias: reason}`` of the unit's skipped metrics."""
+        return {s.metric: s.reason for s in self.skipped if s.metric is not None and s.coords == unit.coords}
 
 
-def _matches(f: Filter, coords: dict[str, Any], subset: bool) -> bool:
-    keys = set(f) & set(coords)
-    if subset and keys != set(f):
-        return False
-    return all(str(coords[k]) in f[k] for k in keys)
-
-
-def selected(config: RegistryConfig, coords: dict[str, Any]) -> bool:
+def selected(config: RegistryConfig, coords: Coords, metric: str | None = None) -> bool:
     """``exclude`` entries apply to units that have all their keys; ``only`` entries to the keys units have."""
-    if any(_matches(f, coords, subset=True) for f in config.exclude):
+    given = {k: str(v) for k, v in coords.given().items()}
+    if metric is not None:
+        given["metric"] = metric
+
+    def matches(f: Filter, subset: bool) -> bool:
+        keys = set(f) & set(given)
+        return not (subset and keys != set(f)) and all(given[k] in f[k] for k in keys)
+
+    if any(matches(f, subset=True) for f in config.exclude):
         return False
-    return not config.only or any(_matches(f, coords, subset=False) for f in config.only)
+    return not config.only or any(matches(f, subset=False) for f in config.only)
 
 
-def _missing(requires: frozenset[str], provides: frozenset[str], what: str) -> str | None:
-    lacking = sorted(requires - provides)
-    return f"{what} requires {', '.join(lacking)}, which this combination does not provide" if lacking else None
+@dataclass
+class _Model:
+    """One (dataset, model, seed) while it is planned."""
+
+    coords: Coords
+    refs: dict[str, ComponentRef]
+    data_info: DatasetInfo
+    info: ModelInfo
+    provides: frozenset[str]
+    data: Stage
+    train: Stage
+
+    @property
+    def where(self) -> str:
+        return f"{self.coords.model}/seed{self.coords.seed}"
+
+
+def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
+    return _Planner(config, catalog).plan()
+
+
+class _Planner:
+    def __init__(self, config: RegistryConfig, catalog: Catalog) -> None:
+        self.config = config
+        self.comps: dict[str, dict[str, Any]] = {
+            kind: {a: _guard(r, "creating it", catalog.create, kind, r.name, r.params) for a, r in refs.items()}
+            for kind, refs in config.components.items()}
+        self.metrics_of: dict[str, list[str]] = defaultdict(list)
+        for alias, metric in self.comps["metric"].items():
+            self.metrics_of[metric.scope].append(alias)
+        self.units: list[Unit] = []
+        self.skipped: list[Skip] = []
+        self.across_models: dict[tuple, list[tuple[_Model, Unit]]] = defaultdict(list)
+
+    def plan(self) -> Plan:
+        for d_alias, d_ref in self.config.of("dataset").items():
+            dataset = self.comps["dataset"][d_alias]
+            d_info: DatasetInfo = _guard(d_ref, "info()", dataset.info)
+            shared_data = not _guard(d_ref, "varies_with_seed()", dataset.varies_with_seed)
+            for m_alias, m_ref in self.config.of("model").items():
+                m_info: ModelInfo = _guard(m_ref, "info()", self.comps["model"][m_alias].info, d_info)
+                for seed in self.config.seeds:
+                    coords = Coords(d_alias, m_alias, seed)
+                    if not selected(self.config, coords):
+                        continue
+                    why = self.why_not("model", m_alias, d_info.provides)
+                    if why:
+                        self.skipped.append(Skip(coords, why))
+                        continue
+                    data = data_stage(d_ref, 0 if shared_data else seed)
+                    model = _Model(coords, {"dataset": d_ref, "model": m_ref}, d_info, m_info,
+                                   d_info.provides | m_info.provides, data, train_stage(m_ref, seed, data, d_alias))
+                    self.model_unit(model)
+                    for layer in self.config.layers:
+                        self.layer(model, layer)
+        for members in self.across_models.values():
+            self.group_metrics("models", members)
+        return Plan(self.config, self.units, self.skipped, self.comps)
+
+    def why_not(self, kind: str, alias: str, provides: frozenset[str], model: ModelInfo | None = None,
+                layer: str | None = None) -> str | None:
+        """Why component ``alias`` cannot run in a combination providing ``provides``, or None."""
+        component: Component = self.comps[kind][alias]
+        lacking = missing(component.requires, provides)
+        if lacking:
+            return (f"{SPELLED.get(kind, kind)} {alias!r} requires {', '.join(lacking)}, "
+                    f"which this combination does not provide")
+        check = getattr(component, "incompatibility", None)
+        if model is not None and check is not None:
+            return _guard(self.config.of(kind)[alias], "incompatibility()", check, model, layer)
+        return None
+
+    def model_unit(self, m: _Model) -> None:
+        unit = Unit("model", m.coords, dict(m.refs), m.train, m.data, m.train)
+        for alias in self.metrics_of["model"]:
+            if not selected(self.config, m.coords, alias):
+                continue
+            why = self.why_not("metric", alias, m.provides, m.info)
+            if why:
+                self.skipped.append(Skip(m.coords, why, alias))
+                continue
+            stage = model_metric_stage(self.config.of("metric")[alias], m.coords.seed, m.data, m.train, m.coords.name)
+            unit.metrics.append(MetricLink(alias, "model", stage))
+        self.units.append(unit)
+
+    def layer(self, m: _Model, layer: str) -> None:
+        coords = m.coords.at(layer=layer)
+        if not selected(self.config, coords):
+            return
+        if layer not in m.info.layers:
+            self.skipped.append(Skip(coords, f"model {coords.model!r} has no layer {layer!r} "
+                                             f"(has: {', '.join(m.info.layers)})"))
+            return
+        where, seed = f"{m.where}/{layer}", m.coords.seed
+        states: dict[str, Stage] = {}  # the prepare stage of each post-processor, shared by methods
+
+        def state(p_alias: str) -> Stage:
+            if p_alias not in states:
+                if "features" not in states:
+                    states["features"] = features_stage(layer, m.data, m.train, m.where)
+                states[p_alias] = prepare_stage(self.config.of("postprocessor")[p_alias], seed, states["features"], where)
+            return states[p_alias]
+
+        cells: list[Unit] = []
+        for a_alias, a_ref in self.config.of("attribution").items():
+            a_coords = coords.at(attribution=a_alias)
+            if not selected(self.config, a_coords):
+                continue
+            why = self.why_not("attribution", a_alias, m.provides, m.info, layer)
+            if why:
+                self.skipped.append(Skip(a_coords, why))
+                continue
+            test, train = (attribute_stage(a_ref, layer, split, seed, m.data, m.train, m.where)
+                           for split in ("test", "train"))  # a train stage enters the plan only if something reads it
+            for p_alias in list(self.config.of("postprocessor")) or [None]:
+                c_coords = a_coords.at(postprocessor=p_alias or "")
+                if not selected(self.config, c_coords):
+                    continue
+                refs = {**m.refs, "attribution": a_ref}
+                core = test
+                if p_alias is not None:
+                    pp, refs["postprocessor"] = self.comps["postprocessor"][p_alias], self.config.of("postprocessor")[p_alias]
+                    why = self.why_not("postprocessor", p_alias, m.provides)
+                    if why:
+                        self.skipped.append(Skip(c_coords, why))
+                        continue
+                    core = postprocess_stage(refs["postprocessor"], seed, test,
+                                             train if pp.needs_train_attributions else None,
+                                             state(p_alias) if pp.needs_features else None,
+                                             label=f"{p_alias} {a_alias} {where}")
+                cell = Unit("cell", c_coords, refs, core, m.data, m.train, test)
+                self.attribution_metrics(m, cell, layer)
+                cells.append(cell)
+                self.across_models[(coords.dataset, seed, layer, a_alias, p_alias)].append((m, cell))
+        self.units.extend(cells)
+        for scope, axis in (("methods", "postprocessor"), ("postprocessors", "attribution")):
+            groups: dict[Any, list[tuple[_Model, Unit]]] = defaultdict(list)
+            for cell in cells:
+                groups[getattr(cell.coords, axis)].append((m, cell))
+            for members in groups.values():
+                self.group_metrics(scope, members)
+
+    def attribution_metrics(self, m: _Model, cell: Unit, layer: str) -> None:
+        for alias in self.metrics_of["attribution"]:
+            if not selected(self.config, cell.coords, alias):
+                continue
+            why = self.why_not("metric", alias, m.provides, m.info, layer)
+            if why:
+                self.skipped.append(Skip(cell.coords, why, alias))
+                continue
+            evaluated = cell.attribute if self.comps["metric"][alias].needs_raw_attributions else cell.core
+            assert evaluated is not None
+            stage = attribution_metric_stage(self.config.of("metric")[alias], cell.coords.seed, layer,
+                                             cell.refs["attribution"], m.data, m.train, evaluated, cell.name)
+            cell.metrics.append(MetricLink(alias, "attribution", stage))
+
+    def group_metrics(self, scope: GroupScope, group: list[tuple[_Model, Unit]]) -> None:
+        """One stage per metric of ``scope`` over ``group``: cells that differ only in the
+        scope's axis (the method, the post-processor or the model)."""
+        axis = {"methods": "attribution", "postprocessors": "postprocessor", "models": "model"}[scope]
+        for alias in self.metrics_of[scope]:
+            members = [(m, c) for m, c in group if selected(self.config, c.coords, alias)]
+            why = f"metric {alias!r} compares {scope} and this group has only one" if len(members) == 1 else None
+            for m, c in members:
+                why = why or _named(self.why_not("metric", alias, m.provides, m.info, c.coords.layer),
+                                    scope == "models" and m.coords.model)
+            if why or not members:
+                self.skipped.extend(Skip(c.coords, why, alias) for _, c in members if why)
+                continue
+            first_model, first = members[0]
+            fixed = {"attribution": first.coords.attribution, "postprocessor": first.coords.postprocessor}
+            if scope != "models":
+                fixed[{"methods": "attribution", "postprocessors": "postprocessor"}[scope]] = None
+            grouped = [GroupMember(getattr(c.coords, axis) or "raw", c.core, c.train if scope == "models" else None)
+                       for _, c in members]
+            stage = group_metric_stage(self.config.of("metric")[alias], scope, first.coords.seed, str(first.coords.layer),
+                                       fixed, first_model.data, first_model.train, grouped,
+                                       f"{first_model.where}/{first.coords.layer}")
+            for _, c in members:
+                c.metrics.append(MetricLink(alias, scope, stage))
+
+
+def _named(why: str | None, model: str | bool) -> str | None:
+    return f"{why} (model {model!r})" if why and model else why
 
 
 def _guard(ref: ComponentRef, what: str, fn, *args):
@@ -127,198 +314,5 @@ def _guard(ref: ComponentRef, what: str, fn, *args):
         return fn(*args)
     except Exception as exc:
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise PluginError(f"{ref.kind} {ref.alias!r} (component {ref.name!r} of plugin {ref.plugin!r}): {what} raised {msg}") from exc
-
-
-def build_plan(config: RegistryConfig, catalog: Catalog) -> Plan:
-    units: list[Unit] = []
-    skipped: list[Skip] = []
-    comps = {kind: {a: _guard(r, "creating it", catalog.create, kind, r.name, r.params) for a, r in refs.items()}
-             for kind, refs in config.components.items()}
-    metrics_by_scope: dict[str, list[str]] = defaultdict(list)
-    for alias, metric in comps["metric"].items():
-        metrics_by_scope[metric.scope].append(alias)
-    pp_aliases: list[str | None] = list(config.of("postprocessor")) or [None]
-    by_model: dict[tuple, list[tuple[str, Unit, ModelInfo, frozenset[str]]]] = defaultdict(list)
-
-    for d_alias, d_ref in config.of("dataset").items():
-        dataset = comps["dataset"][d_alias]
-        d_info: DatasetInfo = _guard(d_ref, "info()", dataset.info)
-        shared_data = not _guard(d_ref, "varies_with_seed()", dataset.varies_with_seed)
-        for m_alias, m_ref in config.of("model").items():
-            model = comps["model"][m_alias]
-            m_info: ModelInfo = _guard(m_ref, "info()", model.info, d_info)
-            provides = d_info.provides | m_info.provides
-            for seed in config.seeds:
-                mcoords = {"dataset": d_alias, "model": m_alias, "seed": seed}
-                if not selected(config, mcoords):
-                    continue
-                reason = _missing(model.requires, d_info.provides, f"model {m_alias!r}")
-                if reason:
-                    skipped.append(Skip(mcoords, reason))
-                    continue
-                data_seed = 0 if shared_data else seed
-                data = Stage("data", {"dataset": d_ref.identity(), "seed": data_seed}, label=f"data {d_alias} seed{data_seed}")
-                train = Stage("train", {"model": m_ref.identity(), "seed": seed}, {"data": data},
-                              label=f"train {d_alias}/{m_alias}/seed{seed}")
-                unit = Unit("model", mcoords, {"dataset": d_ref, "model": m_ref}, train)
-                for alias in metrics_by_scope["model"]:
-                    metric = comps["metric"][alias]
-                    why = _missing(metric.requires, provides, f"metric {alias!r}") or _guard(config.of("metric")[alias], "incompatibility()", metric.incompatibility, m_info, None)
-                    if not selected(config, {**mcoords, "metric": alias}):
-                        continue
-                    if why:
-                        unit.skipped_metrics[alias] = why
-                        continue
-                    stage = Stage("metric", {"metric": config.of("metric")[alias].identity(), "seed": seed, "scope": "model"},
-                                  {"data": data, "model": train}, label=f"{alias} {unit.name}")
-                    unit.metrics.append(MetricLink(alias, "model", stage))
-                units.append(unit)
-                for layer in config.layers:
-                    lcoords = {**mcoords, "layer": layer}
-                    if not selected(config, lcoords):
-                        continue
-                    if layer not in m_info.layers:
-                        skipped.append(Skip(lcoords, f"model {m_alias!r} has no layer {layer!r} (has: {', '.join(m_info.layers)})"))
-                        continue
-                    cells = _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_aliases,
-                                   metrics_by_scope, skipped)
-                    for c in cells:
-                        group = tuple(c.coords[k] for k in ("dataset", "seed", "layer", "attribution", "postprocessor"))
-                        by_model[group].append((m_alias, c, m_info, provides))
-                    units.extend(cells)
-    _model_groups(config, comps, by_model, metrics_by_scope["models"])
-    return Plan(config, units, skipped)
-
-
-def _trained(cell: Unit) -> Stage:
-    attribute = cell.core if cell.core.kind == "attribute" else cell.core.inputs["test"]
-    return attribute.inputs["model"]
-
-
-def _model_groups(config, comps, by_model, aliases: list[str]) -> None:
-    """Scope ``models``: one stage per (dataset, seed, layer, method, post-processor) over the models."""
-    for m_alias in aliases:
-        metric, ref = comps["metric"][m_alias], config.of("metric")[m_alias]
-        for members in by_model.values():
-            members = [m for m in members if selected(config, {**m[1].coords, "metric": m_alias})]
-            if len(members) < 2:
-                for _, c, _, _ in members:
-                    c.skipped_metrics[m_alias] = f"metric {m_alias!r} compares models and this group has only one"
-                continue
-            whys = {a: _missing(metric.requires, provides, f"metric {m_alias!r}")
-                    or _guard(ref, "incompatibility()", metric.incompatibility, info, c.coords["layer"])
-                    for a, c, info, provides in members}
-            why = next((f"{w} (model {a!r})" for a, w in whys.items() if w), None)
-            if why:
-                for _, c, _, _ in members:
-                    c.skipped_metrics[m_alias] = why
-                continue
-            first = members[0][1]
-            data = _trained(first).inputs["data"]
-            spec = {"metric": ref.identity(), "seed": first.coords["seed"], "scope": "models",
-                    "layer": first.coords["layer"], "attribution": first.coords["attribution"],
-                    "postprocessor": first.coords["postprocessor"]}
-            inputs = {"data": data, "model": _trained(first)}
-            for a, c, _, _ in members:
-                inputs[f"group/{a}"] = c.core
-                inputs[f"group-model/{a}"] = _trained(c)
-            c0 = first.coords
-            label = f"{m_alias} {c0['dataset']}/seed{c0['seed']}/{c0['layer']}/{c0['attribution']} over {len(members)} models"
-            stage = Stage("metric", spec, inputs, label=label)
-            for _, c, _, _ in members:
-                c.metrics.append(MetricLink(m_alias, "models", stage))
-
-
-def _cells(config, comps, d_info, m_info, provides, data, train, lcoords, pp_aliases, metrics_by_scope, skipped) -> list[Unit]:
-    seed, layer = lcoords["seed"], lcoords["layer"]
-    features: Stage | None = None
-    prepared: dict[str, Stage] = {}
-    cells: list[Unit] = []
-    by_pp: dict[Any, list[tuple[str, Unit]]] = defaultdict(list)
-    by_method: dict[str, list[tuple[Any, Unit]]] = defaultdict(list)
-
-    for a_alias, a_ref in config.of("attribution").items():
-        method = comps["attribution"][a_alias]
-        acoords = {**lcoords, "attribution": a_alias}
-        if not selected(config, acoords):
-            continue
-        why = _missing(method.requires, provides, f"attribution {a_alias!r}") or _guard(a_ref, "incompatibility()", method.incompatibility, m_info, layer)
-        if why:
-            skipped.append(Skip(acoords, why))
-            continue
-        attr = {split: Stage("attribute", {"method": a_ref.identity(), "layer": layer, "split": split, "seed": seed},
-                             {"data": data, "model": train}, label=f"{a_alias} {split} {lcoords['model']}/seed{seed}/{layer}")
-                for split in ("test", "train")}  # a train stage enters the plan only if something uses it
-
-        for p_alias in pp_aliases:
-            ccoords = {**acoords, "postprocessor": p_alias or ""}
-            if not selected(config, ccoords):
-                continue
-            refs = {"dataset": config.of("dataset")[lcoords["dataset"]], "model": config.of("model")[lcoords["model"]],
-                    "attribution": a_ref}
-            if p_alias is None:
-                out = attr["test"]
-            else:
-                pp, p_ref = comps["postprocessor"][p_alias], config.of("postprocessor")[p_alias]
-                refs["postprocessor"] = p_ref
-                why = _missing(pp.requires, provides, f"post-processor {p_alias!r}")
-                if why:
-                    skipped.append(Skip(ccoords, why))
-                    continue
-                inputs = {"test": attr["test"]}
-                if pp.needs_train_attributions:
-                    inputs["train"] = attr["train"]
-                if pp.needs_features:
-                    if features is None:
-                        features = Stage("features", {"layer": layer, "splits": ["train", "test"]}, {"data": data, "model": train},
-                                         label=f"features {lcoords['model']}/seed{seed}/{layer}")
-                    if p_alias not in prepared:
-                        prepared[p_alias] = Stage("prepare", {"postprocessor": p_ref.identity(), "seed": seed},
-                                                  {"features": features}, label=f"prepare {p_alias} {lcoords['model']}/seed{seed}/{layer}")
-                    inputs["state"] = prepared[p_alias]
-                out = Stage("postprocess", {"postprocessor": p_ref.identity(), "seed": seed}, inputs,
-                            label=f"{p_alias} {a_alias} {lcoords['model']}/seed{seed}/{layer}")
-            cell = Unit("cell", ccoords, refs, out)
-            for m_alias in metrics_by_scope["attribution"]:
-                metric = comps["metric"][m_alias]
-                if not selected(config, {**ccoords, "metric": m_alias}):
-                    continue
-                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or _guard(config.of("metric")[m_alias], "incompatibility()", metric.incompatibility, m_info, layer)
-                if why:
-                    cell.skipped_metrics[m_alias] = why
-                    continue
-                spec = {"metric": config.of("metric")[m_alias].identity(), "seed": seed, "scope": "attribution",
-                        "layer": layer, "method": a_ref.identity()}
-                evaluated = attr["test"] if metric.needs_raw_attributions else out
-                stage = Stage("metric", spec, {"data": data, "model": train, "attributions": evaluated},
-                              label=f"{m_alias} {cell.name}")
-                cell.metrics.append(MetricLink(m_alias, "attribution", stage))
-            cells.append(cell)
-            by_pp[p_alias].append((a_alias, cell))
-            by_method[a_alias].append((p_alias, cell))
-
-    for scope, groups in (("methods", by_pp), ("postprocessors", by_method)):
-        for m_alias in metrics_by_scope[scope]:
-            metric = comps["metric"][m_alias]
-            for members in groups.values():
-                members = [(a, c) for a, c in members if selected(config, {**c.coords, "metric": m_alias})]
-                if len(members) < 2:
-                    for _, c in members:
-                        c.skipped_metrics[m_alias] = f"metric {m_alias!r} compares {scope} and this group has only one"
-                    continue
-                why = _missing(metric.requires, provides, f"metric {m_alias!r}") or _guard(config.of("metric")[m_alias], "incompatibility()", metric.incompatibility, m_info, layer)
-                if why:
-                    for _, c in members:
-                        c.skipped_metrics[m_alias] = why
-                    continue
-                first = members[0][1]
-                spec = {"metric": config.of("metric")[m_alias].identity(), "seed": seed, "scope": scope, "layer": layer,
-                        "attribution": None if scope == "methods" else first.coords["attribution"],
-                        "postprocessor": first.coords["postprocessor"] if scope == "methods" else None}
-                inputs = {"data": data, "model": train, **{f"group/{a or 'raw'}": c.core for a, c in members}}
-                label = f"{m_alias} {lcoords['model']}/seed{seed}/{layer} over {len(members)} {scope}"
-                stage = Stage("metric", spec, inputs, label=label)
-                for _, c in members:
-                    c.metrics.append(MetricLink(m_alias, scope, stage))
-    return cells
+        raise PluginError(f"{ref.kind} {ref.alias!r} (component {ref.name!r} of plugin {ref.plugin!r}): "
+                          f"{what} raised {msg}") from exc

@@ -19,20 +19,19 @@ Rank stability: for every pair of seeds, Kendall's tau between the methods' per-
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
+from .coords import TABLE_GROUP
 from .errors import XaibenchError
 
 if TYPE_CHECKING:
     import numpy as np
 
-CONTEXT = ("dataset", "model", "layer", "postprocessor")
+CONTEXT = tuple(c for c in TABLE_GROUP if c != "attribution")
+"""Methods are ranked against each other within one (dataset, model, layer, post-processor)."""
 DEFAULT_STATISTICS = ("value", "mean")
 
 
@@ -230,7 +229,7 @@ def rank_methods(
             methods = sorted({r["attribution"] for r in ctx_rows})
             context = dict(zip(CONTEXT, ctx_key))
             if len(methods) < 2:
-                notes.append(f"{alias}.{stat} {_context_name(context)}: only {methods[0]!r}, nothing to rank")
+                notes.append(f"{alias}.{stat} {context_name(context)}: only {methods[0]!r}, nothing to rank")
                 continue
             blocks = sorted({(r["seed"], r["sub_key"]) for r in ctx_rows})
             index = {b: i for i, b in enumerate(blocks)}
@@ -250,7 +249,7 @@ def rank_methods(
     return out, notes
 
 
-def _context_name(context: dict[str, str]) -> str:
+def context_name(context: dict[str, str]) -> str:
     return "/".join(f"{v}" for v in context.values() if v)
 
 
@@ -290,81 +289,3 @@ def metric_directions(table: Any, registry: Path | None = None, catalog: Any = N
         except Exception:  # params missing (no registry given) or invalid: the class's own direction
             out[alias] = catalog.get("metric", name).cls.higher_is_better
     return out
-
-
-# -- the command ------------------------------------------------------------------------------
-def _fmt(x: float, digits: int = 4) -> str:
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
-
-
-def print_rankings(rankings: list[Ranking], notes: list[str], console: Any) -> None:
-    from rich.table import Table
-
-    for r in rankings:
-        arrow = "higher is better" if r.higher_is_better else "lower is better"
-        t = Table("rank", "method", f"rank {r.ci:.0%} CI", "mean", f"mean {r.ci:.0%} CI", "n", "not distinguishable from",
-                  title=f"{r.metric}.{r.statistic} ({arrow}) — {_context_name(r.context)}")
-        for m in r.methods:
-            t.add_row(_fmt(m.rank, 3), m.method, f"[{_fmt(m.rank_ci[0], 3)}, {_fmt(m.rank_ci[1], 3)}]", _fmt(m.mean),
-                      f"[{_fmt(m.value_ci[0])}, {_fmt(m.value_ci[1])}]", str(m.n), ", ".join(m.indistinguishable) or "—")
-        console.print(t)
-        tau = (f"Kendall's tau between seeds {_fmt(r.kendall_tau, 3)} (mean of {len(r.tau_pairs)} seed pairs)"
-               if r.kendall_tau is not None else "rank stability: needs two seeds")
-        groups = " > ".join("{" + ", ".join(g) + "}" if len(g) > 1 else g[0] for g in r.groups())
-        console.print(f"  {r.n_seeds} seeds, {r.n_blocks} blocks (seed x sub_key), {r.n_boot} bootstrap replicates; {tau}")
-        console.print(f"  order: {groups}")
-        for note in r.notes:
-            console.print(f"  note: {note}")
-    for note in notes:
-        console.print(f"[yellow]skipped[/yellow] {note}")
-
-
-@click.command("rank")
-@click.argument("experiment")
-@click.option("--metric", "-m", "metrics", multiple=True, metavar="ALIAS[.STATISTIC]",
-              help="Metric to rank on (repeatable); default: every metric with per-method values.")
-@click.option("--results-dir", default="results", show_default=True, type=click.Path(path_type=Path),
-              help="Where `xaibench run` wrote <EXPERIMENT>.parquet.")
-@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=1), help="Bootstrap replicates.")
-@click.option("--ci", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Coverage of the intervals.")
-@click.option("--higher/--lower", "higher", default=None,
-              help="Override the metric's direction (default: higher_is_better of the metric component).")
-@click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The registry that produced the results (to find each metric alias's component and direction).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def rank(experiment: str, metrics: tuple[str, ...], results_dir: Path, n_boot: int, ci: float, higher: bool | None,
-         registry: Path | None, seed: int, fmt: str) -> None:
-    """Rank the attribution methods of EXPERIMENT per metric, with bootstrap confidence intervals.
-
-    Within each (dataset, model, layer, post-processor), methods are ranked on the mean of
-    their values; seeds and, within seeds, sub_keys (classes, steps) are resampled (a
-    two-level paired bootstrap), giving each method a rank interval.  Methods whose
-    intervals overlap are not distinguishable.  Rank stability is Kendall's tau between
-    the orderings of different seeds.
-    """
-    from rich.console import Console
-
-    from .results import read_parquet
-
-    path = Path(experiment) if experiment.endswith(".parquet") else results_dir / f"{experiment}.parquet"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in results_dir.glob("*.parquet"))) or "none"
-        raise XaibenchError(f"{path}: no results for experiment {experiment!r} (known in {results_dir}: {known})")
-    table = read_parquet(path)
-    directions: dict[str, bool | None] = {}
-    if higher is None:
-        from .plugins import get_session
-
-        directions = metric_directions(table, registry, get_session().catalog)
-    rankings, notes = rank_methods(table, list(metrics) or None, directions, higher=higher, n_boot=n_boot, ci=ci,
-                                   seed=seed)
-    if fmt == "json":
-        click.echo(json.dumps({"rankings": [asdict(r) | {"groups": r.groups()} for r in rankings], "notes": notes},
-                              indent=2, allow_nan=True))
-        return
-    console = Console()
-    if not rankings:
-        console.print("nothing to rank")
-    print_rankings(rankings, notes, console)

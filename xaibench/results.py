@@ -9,15 +9,22 @@ Documented in ``docs/results.md``; the schema version is in the file metadata.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .coords import FIELDS, TABLE_GROUP
+
+if TYPE_CHECKING:
+    from .cache import Cache
+    from .planning import Plan, Unit
+    from .stages.graph import Outcomes, Stage
 
 SCHEMA_VERSION = "1"
-STRING_COLUMNS = ("experiment", "dataset", "model", "layer", "attribution", "postprocessor", "metric", "statistic",
-                  "sub_key", "status")
-COLUMNS = STRING_COLUMNS[:3] + ("seed",) + STRING_COLUMNS[3:] + ("value", "message", "run_key")
-GROUP = ("dataset", "model", "layer", "attribution", "postprocessor", "metric", "statistic", "sub_key")
+COLUMNS = ("experiment", *FIELDS, "metric", "statistic", "sub_key", "status", "value", "message", "run_key")
+GROUP = (*TABLE_GROUP, "metric", "statistic", "sub_key")
 
 
 def schema():
@@ -39,7 +46,7 @@ def schema():
 
 def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def key(r: dict) -> tuple:
-        return tuple("" if r.get(c) is None else str(r.get(c)) for c in COLUMNS[:11])
+        return tuple("" if r.get(c) is None else str(r.get(c)) for c in COLUMNS[:11])  # every column up to status
 
     return sorted(rows, key=key)
 
@@ -80,9 +87,14 @@ def write_parquet(table, path: Path) -> Path:
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # concurrent runs never share it
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -117,3 +129,57 @@ def write_summary_csv(table, path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+# -- a plan's table ---------------------------------------------------------------------------
+def plan_rows(plan: Plan, outcomes: Outcomes, cache: Cache) -> list[dict[str, Any]]:
+    """Every row of the table: skips, each unit's training metrics and each metric's values."""
+    exp = plan.config.experiment
+    rows: list[dict[str, Any]] = []
+    unit_at = {u.coords: u.key for u in plan.units}
+
+    def row(coords, **cells: Any) -> dict[str, Any]:
+        return {"experiment": exp, **coords.row(), "statistic": "", "sub_key": "", "value": None, **cells}
+
+    for skip in plan.skipped:
+        extra = {"run_key": unit_at[skip.coords]} if skip.metric is not None else {}
+        rows.append(row(skip.coords, metric=skip.metric or "", status="skipped", message=skip.reason, **extra))
+    for unit in plan.units:
+        core = outcomes.get(unit.core.key)
+        if unit.kind == "model":
+            if core is not None and core.ok:
+                rows += [row(unit.coords, run_key=unit.key, metric="training", statistic=k, value=v, status="ok")
+                         for k, v in cache.meta(unit.core.key).get("metrics", {}).items()]
+            else:
+                rows.append(row(unit.coords, run_key=unit.key, metric="training", status="failed",
+                                message=outcomes.message(core)))
+        for link in unit.metrics:
+            o = outcomes.get(link.stage.key)
+            if o is None or not o.ok:
+                rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, status="failed",
+                                message=outcomes.message(o)))
+                continue
+            rows += [row(unit.coords, run_key=unit.key, metric=link.alias, statistic=v["statistic"],
+                         sub_key=v["sub_key"], value=v["value"], status="ok")
+                     for v in unit_values(link.stage, unit, cache)]
+    return rows
+
+
+def unit_entry(u: Unit) -> dict[str, Any]:
+    """Where a unit's inputs live in the cache (the ``xaibench.units`` metadata), so reports can
+    load its maps, data and weights."""
+    entry: dict[str, Any] = {"run_key": u.key, "kind": u.kind, "coords": u.coords.given(),
+                             "components": {kind: ref.name for kind, ref in u.refs.items()},
+                             "stages": {"data": u.data.key, "train": u.train.key}}
+    if u.attribute is not None:
+        entry["stages"].update({"attribute": u.attribute.key, "attributions": u.core.key})
+    return entry
+
+
+def unit_values(stage: Stage, unit: Unit, cache: Cache) -> list[dict]:
+    """The values of metric ``stage`` that belong to ``unit`` (a group metric's values each name
+    their member)."""
+    c = unit.coords
+    return [v for v in cache.meta(stage.key).get("values", [])
+            if v.get("attribution") in (None, c.attribution) and v.get("postprocessor") in (None, c.postprocessor)
+            and v.get("model") in (None, c.model)]

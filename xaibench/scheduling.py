@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .stages import Stage, StageOutcome
+from .stages.graph import Stage, StageOutcome
 
 
 class DependencyTracker:
-    """Which stages may start now, and which failed because an input failed.
+    """Which stages may start now, and which are blocked because a stage they depend on failed.
 
-    Inputs that are not among ``stages`` are taken as already available (cached).
+    Dependencies that are not among ``stages`` are taken as already available (cached).
     """
 
     def __init__(self, stages: Iterable[Stage]) -> None:
@@ -18,7 +18,7 @@ class DependencyTracker:
         self.waiting_on: dict[str, set[str]] = {}
         self.dependents: dict[str, list[str]] = {k: [] for k in self.stages}
         for key, stage in self.stages.items():
-            deps = {d.key for d in stage.inputs.values() if d.key in self.stages}
+            deps = {d.key for d in stage.dependencies() if d.key in self.stages}
             self.waiting_on[key] = deps
             for d in deps:
                 self.dependents[d].append(key)
@@ -26,32 +26,32 @@ class DependencyTracker:
         self.pending = set(self.stages)
 
     def ready(self) -> list[Stage]:
-        """Stages whose inputs are all done; each is returned once."""
+        """Stages whose dependencies are all done; each is returned once."""
         out, self._ready = [self.stages[k] for k in self._ready], []
         return out
 
     def done(self, stage: Stage, outcome: StageOutcome) -> list[tuple[Stage, StageOutcome]]:
-        """Record an outcome; return the dependents that now fail because of it."""
+        """Record an outcome; return the dependents that are now blocked by it (status ``blocked``,
+        ``blocked_by`` = the stage that failed first, ``error`` = its error)."""
         self.pending.discard(stage.key)
-        failed: list[tuple[Stage, StageOutcome]] = []
         if outcome.ok:
             for dep in self.dependents[stage.key]:
                 self.waiting_on[dep].discard(stage.key)
                 if not self.waiting_on[dep] and dep in self.pending:
                     self._ready.append(dep)
-            return failed
+            return []
+        root = outcome.blocked_by or stage.key
+        blocked: list[tuple[Stage, StageOutcome]] = []
         stack = list(self.dependents[stage.key])
         while stack:
             key = stack.pop()
             if key not in self.pending:
                 continue
             self.pending.discard(key)
-            root = outcome.error or ""
-            if not root.startswith("upstream failed"):
-                root = f"upstream failed: {stage.label or stage.kind}: {root}"
-            failed.append((self.stages[key], StageOutcome(key, "failed", error=root, traceback=outcome.traceback)))
+            blocked.append((self.stages[key], StageOutcome(key, "blocked", error=outcome.error, blocked_by=root,
+                                                           traceback=outcome.traceback)))
             stack.extend(self.dependents[key])
-        return failed
+        return blocked
 
     @property
     def finished(self) -> bool:

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
+from xaibench.capabilities import RESIDUAL, SKIP_CONNECTIONS
 from xaibench.components import AttributionMethod, AttributionRequest, ModelInfo
 from xaibench.components import Params as BaseParams
 
 if TYPE_CHECKING:
     import numpy as np
 
-_RESIDUAL_TOKENS = ("residual", "skip-connections")
+_RESIDUAL_TOKENS = (RESIDUAL, SKIP_CONNECTIONS)
 
 
 class LayerMethod(AttributionMethod):
@@ -173,9 +174,9 @@ class LRP(LayerMethod):
     def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
         # LRP rules see modules, not the functional sums of residual/skip connections, so
         # relevance through them is silently wrong.  A model may declare that the part after
-        # a layer is a plain chain with the token "sequential-head:<layer>".
+        # a layer is a plain chain (``ModelInfo.sequential_after``).
         found = [t for t in _RESIDUAL_TOKENS if t in model_info.provides]
-        if found and f"sequential-head:{layer}" not in model_info.provides:
+        if found and layer not in model_info.sequential_after:
             return f"LRP cannot propagate relevance through {found[0]} sums after layer {layer!r}"
         return None
 

@@ -23,16 +23,20 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _catalog():
+    """The command line's plugin session's catalog (the click context's object)."""
+    return click.get_current_context().find_root().obj.catalog
+
+
 def _create(name: str, params: dict[str, Any]):
     from pydantic import ValidationError
 
     from xaibench.catalog import describe_validation_error
     from xaibench.errors import ConfigError, XaibenchError
-    from xaibench.plugins import get_session
 
     from .base import RealDataset
 
-    catalog = get_session().catalog
+    catalog = _catalog()
     try:
         entry = catalog.get("dataset", name)
     except KeyError as exc:
@@ -128,12 +132,11 @@ def data_group() -> click.Group:
         from rich.table import Table
 
         import xaibench.cli as cli_mod
-        from xaibench.plugins import get_session
 
         from .base import RealDataset
 
         t = Table("dataset", "plugin", "expects", title="loaders of files on disk")
-        for name, e in sorted(get_session().catalog.entries["dataset"].items()):
+        for name, e in sorted(_catalog().entries["dataset"].items()):
             if issubclass(e.cls, RealDataset):
                 t.add_row(name, e.plugin, e.cls.layout)
         cli_mod.out.print(t)

@@ -8,7 +8,7 @@ product's codes; codes mapped to ``None`` become the ignore index ``-1`` in mask
 from __future__ import annotations
 
 from xaibench.components import Band
-from xaibench.sensors import LANDCOVER8_CLASSES, S2_BANDS, S2_NAMES  # noqa: F401  (re-exported)
+from xaibench_eo.sensors import LANDCOVER8_CLASSES, S2_BANDS, S2_NAMES  # noqa: F401  (re-exported)
 
 S2_L2A_NAMES: tuple[str, ...] = tuple(n for n in S2_NAMES if n != "B10")
 """Level-2A products (BigEarthNet) have no cirrus band B10: 12 bands."""

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from xaibench.components import Executor
 from xaibench.scheduling import DependencyTracker
-from xaibench.stages import Stage, StageOutcome, StageRunner
+from xaibench.stages import Stage, StageOutcome
 
 
 class LocalExecutor(Executor):
@@ -14,13 +14,14 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def execute(self, stages: Sequence[Stage], runner: StageRunner, notify: Callable[[Stage, StageOutcome], None]) -> None:
+    def execute(self, stages: Sequence[Stage], runner: Callable[[Stage], StageOutcome],
+                notify: Callable[[Stage, StageOutcome], None]) -> None:
         deps = DependencyTracker(stages)
         queue = deps.ready()
         while queue:
             stage = queue.pop(0)
             outcome = runner(stage)
             notify(stage, outcome)
-            for failed, why in deps.done(stage, outcome):
-                notify(failed, why)
+            for blocked, why in deps.done(stage, outcome):
+                notify(blocked, why)
             queue.extend(deps.ready())

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from xaibench.components import Executor, Params
+from xaibench.errors import PluginError
 from xaibench.scheduling import DependencyTracker
-from xaibench.stages import Stage, StageOutcome, StageRunner
+from xaibench.stages import Stage, StageOutcome
+
+# The runner this worker process received once, at start (its memo of decoded entries and
+# loaded models then serves every stage the worker computes).
+_runner: Callable[[Stage], StageOutcome] | None = None
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, runner: Callable[[Stage], StageOutcome]) -> None:
+    global _runner
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
         import torch
@@ -20,13 +27,19 @@ def _init_worker(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
+    _runner = runner
+
+
+def _run(stage: Stage) -> StageOutcome:
+    assert _runner is not None, "worker started without its runner"
+    return _runner(stage)
 
 
 class PoolExecutor(Executor):
     """Runs independent stages in parallel worker processes (spawned, so torch is safe).
 
-    Workers load plugins through entry points; components registered only
-    in-process (tests) are not visible to them.
+    Each worker rebuilds the driver's plugin session (plugins registered in-process included,
+    by module name or by pickling), so it computes with exactly the driver's components.
     """
 
     name = "process-pool"
@@ -37,15 +50,23 @@ class PoolExecutor(Executor):
         threads_per_worker: int = 1
         """Torch/OpenMP threads per worker (workers x threads should not exceed the cores)."""
 
-    def execute(self, stages: Sequence[Stage], runner: StageRunner, notify: Callable[[Stage, StageOutcome], None]) -> None:
+    def execute(self, stages: Sequence[Stage], runner: Callable[[Stage], StageOutcome],
+                notify: Callable[[Stage, StageOutcome], None]) -> None:
+        if not stages:
+            return
+        try:
+            pickle.dumps(runner)
+        except Exception as exc:
+            raise PluginError(f"process-pool: the plugin session cannot be sent to worker processes ({exc}); "
+                              f"define in-process plugins' classes at module level, or use the local executor") from None
         deps = DependencyTracker(stages)
         running: dict[Future, Stage] = {}
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.params.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.params.threads_per_worker,)) as pool:
+                                 initargs=(self.params.threads_per_worker, runner)) as pool:
             while True:
                 for stage in deps.ready():
-                    running[pool.submit(runner, stage)] = stage
+                    running[pool.submit(_run, stage)] = stage
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -56,5 +77,5 @@ class PoolExecutor(Executor):
                     except Exception as exc:  # the worker died (killed, out of memory)
                         outcome = StageOutcome(stage.key, "failed", error=f"worker lost: {type(exc).__name__}: {exc}")
                     notify(stage, outcome)
-                    for failed, why in deps.done(stage, outcome):
-                        notify(failed, why)
+                    for blocked, why in deps.done(stage, outcome):
+                        notify(blocked, why)

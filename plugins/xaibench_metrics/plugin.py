@@ -21,3 +21,11 @@ METRICS = (PearsonSimilarity, SegmentationAgreement, OriginalVsHarmonized, MaxSe
 def register_metrics(register):
     for metric in METRICS:
         register(metric)
+
+
+@hookimpl(optionalhook=True)  # the report plugin's hook: loads whether or not that plugin is installed
+def register_report_sections(register):
+    from .report_sections import SECTIONS
+
+    for s in SECTIONS:
+        register(s)

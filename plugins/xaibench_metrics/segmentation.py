@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from xaibench.capabilities import MASK
 from xaibench.components import Metric, MetricContext, MetricValue, Params, Scope
 
 from .arrays import channel_summed
@@ -59,7 +60,7 @@ class SegmentationAgreement(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = True
-    requires: ClassVar[frozenset[str]] = frozenset({"mask"})
+    requires: ClassVar[frozenset[str]] = frozenset({MASK})
 
     class Params(Params):
         pass

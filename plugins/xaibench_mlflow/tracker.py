@@ -52,6 +52,7 @@ class MlflowTracker(Tracker):
         self.client: Any = None
         self.parent_id: str | None = None
         self.experiment_id: str | None = None
+        self.experiment_name = ""
         self.existing: dict[str, _Existing] = {}
 
     @property
@@ -67,6 +68,7 @@ class MlflowTracker(Tracker):
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_name = experiment
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
             self.experiment_id = self.client.create_experiment(experiment, artifact_location=self._artifact_location(experiment))
@@ -101,13 +103,13 @@ class MlflowTracker(Tracker):
             if not token:
                 return found
 
-    def finished_keys(self) -> set[str]:
-        return {f"{k}:{e.content}" for k, e in self.existing.items() if e.status == "FINISHED"}
+    def finished(self) -> dict[str, str]:
+        return {k: e.content for k, e in self.existing.items() if e.status == "FINISHED"}
 
     def log(self, record: RunRecord) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        content = record.tags.get(CONTENT_TAG, "")
+        content = record.content
         old = self.existing.get(record.key)
         if old is not None and old.content == content:
             run_id, new = old.run_id, False  # reopen a failed or interrupted run
@@ -115,13 +117,14 @@ class MlflowTracker(Tracker):
         else:
             if old is not None:  # the configuration changed: params are immutable in MLflow, so replace the run
                 self.client.delete_run(old.run_id)
-            tags = {**record.tags, KEY_TAG: record.key, KIND_TAG: "unit", "mlflow.parentRunId": self.parent_id or ""}
+            tags = {**record.tags, KEY_TAG: record.key, CONTENT_TAG: content, KIND_TAG: "unit",
+                    "mlflow.parentRunId": self.parent_id or ""}
             run_id = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags).info.run_id
             new = True
         now = int(time.time() * 1000)
         metrics = [Metric(metric_name(k), float(v), now, 0) for k, v in record.metrics.items()]
         params = [Param(metric_name(k), str(v)[:6000]) for k, v in record.params.items()] if new else []
-        tags = [RunTag(k, str(v)[:5000]) for k, v in record.tags.items()]
+        tags = [RunTag(k, str(v)[:5000]) for k, v in {**record.tags, CONTENT_TAG: content}.items()]
         if record.error:
             tags.append(RunTag("xaibench.error", record.error[:5000]))
         for i in range(0, max(len(params), len(tags)), 100):
@@ -148,15 +151,12 @@ class MlflowTracker(Tracker):
             shutil.copyfile(local, renamed)
             self.client.log_artifact(run_id, str(renamed), artifact_path=dest)
 
-    def close(self, status: str, artifacts: dict[str, Path]) -> dict[str, str]:
+    def close(self, status: str, artifacts: dict[str, Path]) -> list[str]:
         if self.client is None or self.parent_id is None:
-            return {}
+            return []
         for rel, local in artifacts.items():
             self._log_artifact(self.parent_id, rel, Path(local))
         self.client.set_terminated(self.parent_id, status=status)
-        return {
-            "tracking_uri": self.uri,
-            "experiment_id": str(self.experiment_id),
-            "parent_run_id": self.parent_id,
-            "ui": f"mlflow ui --backend-store-uri {self.uri}",
-        }
+        return [f"MLflow: experiment {self.experiment_name!r} (id {self.experiment_id}), parent run {self.parent_id}, "
+                f"store {self.uri}",
+                f"  view: mlflow ui --backend-store-uri {self.uri}"]

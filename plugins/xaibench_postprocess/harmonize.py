@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from xaibench.bundle import Bundle
 from xaibench.components import Params, PostProcessor
@@ -51,9 +51,10 @@ class Harmonize(PostProcessor):
 
         @field_validator("backend")
         @classmethod
-        def _known_backend(cls, value: str) -> str:
-            if value not in backend_names():
-                raise ValueError(f"unknown kNN backend {value!r}; known: {', '.join(backend_names())}")
+        def _known_backend(cls, value: str, info: ValidationInfo) -> str:
+            catalog = (info.context or {}).get("catalog")
+            if catalog is not None and value not in backend_names(catalog):
+                raise ValueError(f"unknown kNN backend {value!r}; known: {', '.join(backend_names(catalog))}")
             return value
 
     params: Params
@@ -84,7 +85,9 @@ class Harmonize(PostProcessor):
         # (M, D): advanced indices on axes 0 and 2 around a slice put the index axis first.
         train_vectors = train.reshape(n_tr, d, h_tr * w_tr)[n_idx, :, hw_idx]
         queries = test.transpose(0, 2, 3, 1).reshape(-1, d)
-        backend = get_backend(self.params.backend)
+        if self.catalog is None:
+            raise ValueError("harmonize finds its kNN backend in the catalog: create it with catalog.create(...)")
+        backend = get_backend(self.params.backend, self.catalog)
         neighbors = backend.search(train_vectors, queries, k, self.params.metric)
         index_dtype = np.int32 if subset.size < 2**31 else np.int64
         return Bundle(

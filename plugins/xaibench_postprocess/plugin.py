@@ -17,7 +17,7 @@ def register_postprocessors(register):
 
 @hookimpl
 def register_knn_backends(register):
-    from .knn import BACKENDS
+    from .knn import BUILTIN
 
-    for cls in BACKENDS.values():
+    for cls in BUILTIN:
         register(cls)

@@ -13,17 +13,18 @@ import logging
 import math
 import queue
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from xaibench.components import Executor, Params
 from xaibench.scheduling import DependencyTracker
-from xaibench.stages import Stage, StageKind, StageOutcome, StageRunner
+from xaibench.stages import STAGE_KINDS, Stage, StageOutcome
+from xaibench.stages.runner import StageRunner
 
 log = logging.getLogger("xaibench")
-STAGE_KINDS: tuple[str, ...] = get_args(StageKind)
 
 
 class RayExecutor(Executor):
@@ -106,7 +107,8 @@ class RayExecutor(Executor):
         return None
 
     # -- the loop ----------------------------------------------------------------
-    def execute(self, stages: Sequence[Stage], runner: StageRunner, notify: Callable[[Stage, StageOutcome], None]) -> None:
+    def execute(self, stages: Sequence[Stage], runner: StageRunner,  # type: ignore[override]
+                notify: Callable[[Stage, StageOutcome], None]) -> None:
         if not stages:
             return
         import ray
@@ -129,10 +131,10 @@ class RayExecutor(Executor):
         # Ray's own default for GPU functions (ray-project/ray#29624): a fresh worker per task, so CUDA
         # state and models on the GPU never outlive the task nor meet a task given another GPU.
         gpu_task = ray.remote(max_calls=1)(run_stage)
-        state = {**runner.__getstate__(), "memo_mb": self.params.worker_memo_mb}
+        spec = runner.spec()
         # Workers do not share the driver's working directory: a relative cache path must be anchored here.
-        if "://" not in state["cache_root"]:
-            state["cache_root"] = str(Path(state["cache_root"]).resolve())
+        root = spec.cache_root if "://" in spec.cache_root else str(Path(spec.cache_root).resolve())
+        spec = replace(spec, cache_root=root, memo_mb=self.params.worker_memo_mb)
         largest = _largest_node(ray) if self.params.check_resources else None
         deps = DependencyTracker(stages)
         running: dict[Any, Stage] = {}
@@ -142,8 +144,8 @@ class RayExecutor(Executor):
 
         def finish(stage: Stage, outcome: StageOutcome) -> None:
             notify(stage, outcome)
-            for failed, why in deps.done(stage, outcome):
-                notify(failed, why)
+            for blocked, why in deps.done(stage, outcome):
+                notify(blocked, why)
 
         try:
             while True:
@@ -155,7 +157,7 @@ class RayExecutor(Executor):
                         continue
                     threads = max(1, math.floor(opts["num_cpus"]))
                     task = gpu_task if opts["num_gpus"] > 0 else cpu_task
-                    ref = task.options(**opts).remote(state, stage, threads)
+                    ref = task.options(**opts).remote(spec, stage, threads)
                     running[ref] = stage
                     ref.future().add_done_callback(lambda _, ref=ref: finished.put(ref))
                 if not running:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import html
 from .experiment import Experiment
 
+if TYPE_CHECKING:
+    from .sections import Section
+
 log = logging.getLogger("xaibench")
 
 
-def build_report(experiment: Experiment, out_dir: Path, *, embed: bool = False, n_samples: int = 4) -> Path:
-    """Write ``out_dir/index.html`` and ``out_dir/figures/*.png``; return the HTML file's path.
+def build_report(experiment: Experiment, out_dir: Path, sections: list[Section], *, embed: bool = False,
+                 n_samples: int = 4) -> Path:
+    """Write ``out_dir/index.html`` and ``out_dir/figures/*.png`` from the ``sections`` that apply
+    (:func:`~xaibench_report.sections.collect_sections` gathers a session's); return the HTML file's path.
 
     A section that raises is replaced by a note naming the error (and a warning is
     logged), so one broken builder does not cost the rest of the report.
@@ -21,7 +27,7 @@ def build_report(experiment: Experiment, out_dir: Path, *, embed: bool = False, 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    builders = active_sections(experiment)
+    builders = active_sections(experiment, sections)
     ctx = ReportContext(experiment, out_dir, embed=embed, n_samples=n_samples,
                         claimed={m for b in builders for m in b.metrics})
     rendered = []

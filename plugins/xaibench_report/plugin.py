@@ -29,10 +29,28 @@ def report(experiment: str, out_dir: Path | None, results_dir: Path, cache: str 
     """Write an HTML report of EXPERIMENT's results: similarity heatmaps, agreement tables, attribution maps."""
     from .build import build_report
     from .experiment import Experiment
+    from .sections import collect_sections
 
+    session = click.get_current_context().find_root().obj  # the command line's plugin session
     exp = Experiment.load(results_dir, experiment, cache)
-    path = build_report(exp, out_dir or Path("reports") / experiment, embed=embed, n_samples=samples)
+    path = build_report(exp, out_dir or Path("reports") / experiment, collect_sections(session), embed=embed,
+                        n_samples=samples)
     click.echo(f"wrote {path}")
+
+
+@hookimpl
+def register_hookspecs(register) -> None:
+    from . import hookspecs
+
+    register(hookspecs)
+
+
+@hookimpl
+def register_report_sections(register) -> None:
+    from .sections import SECTIONS
+
+    for s in SECTIONS:
+        register(s)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 import xaibench.components as xc
+from xaibench.capabilities import AUX, AUX_INPUT
 
 from .params import PerformanceName
 
@@ -15,7 +16,7 @@ SplitName = Literal["train", "val", "test"]
 
 
 def _uses_aux(ctx: xc.MetricContext) -> bool:
-    return "aux-input" in ctx.model_info.provides
+    return AUX_INPUT in ctx.model_info.provides
 
 
 class Generalization(xc.Metric):
@@ -84,7 +85,7 @@ class AuxShuffle(xc.Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[xc.Scope] = "model"
     higher_is_better: ClassVar[bool | None] = True
-    requires: ClassVar[frozenset[str]] = frozenset({"aux"})
+    requires: ClassVar[frozenset[str]] = frozenset({AUX})
 
     class Params(xc.Params):
         performance: PerformanceName = Field("accuracy", description="measure V")
@@ -93,7 +94,7 @@ class AuxShuffle(xc.Metric):
         batch_size: int = Field(64, ge=1, description="samples per prediction batch")
 
     def incompatibility(self, model_info: xc.ModelInfo, layer: str | None) -> str | None:
-        if "aux-input" not in model_info.provides:
+        if AUX_INPUT not in model_info.provides:
             return "the model takes no auxiliary vector (no 'aux-input')"
         return None
 

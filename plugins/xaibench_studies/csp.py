@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FORECAST
+from xaibench_eo.capabilities import WEATHER
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +53,7 @@ class Csp(xc.Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[xc.Scope] = "model"
     higher_is_better: ClassVar[bool | None] = None
-    requires: ClassVar[frozenset[str]] = frozenset({"forecast", "weather"})
+    requires: ClassVar[frozenset[str]] = frozenset({FORECAST, WEATHER})
 
     class Params(xc.Params):
         split: Literal["train", "val", "test"] = Field("test", description="samples analysed")
@@ -82,7 +84,7 @@ class Csp(xc.Metric):
             return self
 
     def incompatibility(self, model_info: xc.ModelInfo, layer: str | None) -> str | None:
-        return None if "forecast" in model_info.provides else "the model is not a forecaster (no 'forecast')"
+        return None if FORECAST in model_info.provides else "the model is not a forecaster (no 'forecast')"
 
     def evaluate(self, ctx: xc.MetricContext) -> list[xc.MetricValue]:
         import numpy as np

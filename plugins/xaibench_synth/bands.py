@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xaibench.components import Band
-from xaibench.sensors import LANDCOVER8_CLASSES, S2_BANDS, S2_NAMES  # noqa: F401  (re-exported)
+from xaibench_eo.sensors import LANDCOVER8_CLASSES, S2_BANDS, S2_NAMES  # noqa: F401  (re-exported)
 
 SAR_DB_RANGE: tuple[float, float] = (-30.0, 5.0)
 """Backscatter range (dB) mapped linearly onto [0, 1]: ``x = (dB + 30) / 35``, clipped."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, field_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import AUX, FRACTIONS, GEO, MASK, REGION
 
 from .bands import DFC2020_CLASSES, S2_BANDS, SPLIT_NAMES
 from .base import SynthDataset
@@ -83,7 +84,7 @@ class SynthBioclim(SynthDataset):
             classes=DFC2020_CLASSES,
             bands=S2_BANDS,
             modalities=("s2",),
-            provides=frozenset({"mask", "fractions", "aux", "region", "geo"}),
+            provides=frozenset({MASK, FRACTIONS, AUX, REGION, GEO}),
             extra={
                 "units": "reflectance 0-1",
                 "label_threshold": p.label_threshold,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FORECAST, TIME
+from xaibench_eo.capabilities import CLOUDS, REGIME, WEATHER
 
 from .bands import S2_BANDS, SPLIT_NAMES
 from .base import SynthDataset
@@ -146,7 +148,7 @@ class SynthWeatherForecast(SynthDataset):
             classes=("ndvi",),
             bands=bands,
             modalities=("s2", "static", "mask"),
-            provides=frozenset({"time", "weather", "clouds", "regime", "forecast"}),
+            provides=frozenset({TIME, WEATHER, CLOUDS, REGIME, FORECAST}),
             extra={
                 "channels": list(CHANNELS),
                 "context_frames": p.context_frames,

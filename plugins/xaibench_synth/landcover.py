@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import xaibench.components as xc
+from xaibench.capabilities import FRACTIONS, MASK
 
 from .bands import DFC2020_CLASSES, S2_BANDS
 from .base import SynthDataset
@@ -41,7 +42,7 @@ class SynthLandcover(SynthDataset):
             classes=DFC2020_CLASSES,
             bands=S2_BANDS,
             modalities=("s2",),
-            provides=frozenset({"mask", "fractions"}),
+            provides=frozenset({MASK, FRACTIONS}),
             extra={
                 "units": "reflectance 0-1",
                 "label_threshold": self.params.label_threshold,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, field_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FRACTIONS, MASK
+from xaibench_eo.capabilities import CLOUDS
 
 from .bands import DFC2020_CLASSES, S1_BANDS, S2_BANDS, SAR_DB_RANGE, SPLIT_NAMES
 from .base import SynthDataset
@@ -85,7 +87,7 @@ class SynthSarOptical(SynthDataset):
         bands: list[xc.Band] = []
         for modality in p.modalities:
             bands.extend(S2_BANDS if modality == "s2" else [S1_BANDS[pol] for pol in p.polarizations])
-        provides = {"mask", "fractions"} | ({"clouds"} if "s2" in p.modalities else set())
+        provides = {MASK, FRACTIONS} | ({CLOUDS} if "s2" in p.modalities else set())
         return xc.DatasetInfo(
             name=self.name,
             task="multilabel",

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from xaibench.bundle import Bundle
+from xaibench.capabilities import AUX, AUX_INPUT, FORECAST, MULTIMODAL, RECURRENT, RESIDUAL, SKIP_CONNECTIONS
 from xaibench.components import DatasetInfo, Model, ModelInfo
+from xaibench_eo.capabilities import WEATHER
 
 from .datainfo import band_groups, dataset_info
 from .params import TrainParams, ZooParams
@@ -32,9 +34,10 @@ class ZooModel(Model):
     params: ZooParams
     layers: ClassVar[tuple[str, ...]] = ("input",)
     traits: ClassVar[frozenset[str]] = frozenset()
+    sequential_after: ClassVar[frozenset[str]] = frozenset()
 
     def info(self, data: DatasetInfo) -> ModelInfo:
-        return ModelInfo(layers=self.layers, provides=self.traits)
+        return ModelInfo(layers=self.layers, provides=self.traits, sequential_after=self.sequential_after)
 
     def fingerprint(self) -> str | None:
         """SHA-256 of the checkpoint files, so replacing one recomputes what depends on it."""
@@ -116,8 +119,8 @@ class UHNetModel(ZooModel):
     layers = ("input", "deep", "head1", "head2", "head3")
     # The skip connections are all inside the U-Net: after "deep" the head is a plain chain,
     # so rules such as LRP's apply there (but not at "input").
-    traits = frozenset({"skip-connections", "sequential-head:deep", "sequential-head:head1",
-                        "sequential-head:head2", "sequential-head:head3"})
+    traits = frozenset({SKIP_CONNECTIONS})
+    sequential_after = frozenset({"deep", "head1", "head2", "head3"})
 
     class Params(ZooParams):
         width: float = Field(0.125, gt=0)
@@ -145,7 +148,7 @@ class ResNet18Model(ZooModel):
     version = "1"
     arch_name: ClassVar[str] = "resnet-18"
     layers = RESNET_LAYERS
-    traits = frozenset({"residual"})
+    traits = frozenset({RESIDUAL})
 
     class Params(ZooParams):
         width: float = Field(0.25, gt=0)
@@ -195,8 +198,8 @@ class VGG16Model(ZooModel):
 
 # ----------------------------------------------------------------------------------------------
 class _AuxResNet18(ResNet18Model):
-    requires = frozenset({"aux"})
-    traits = frozenset({"residual", "aux-input"})
+    requires = frozenset({AUX})
+    traits = frozenset({RESIDUAL, AUX_INPUT})
 
     def arch(self, data: Bundle, info: DatasetInfo) -> dict[str, Any]:
         if "train/aux" not in data:
@@ -252,7 +255,7 @@ class FusionResNet18Model(ZooModel):
     name = "fusion-resnet-18"
     version = "1"
     layers = RESNET_LAYERS
-    traits = frozenset({"residual", "multimodal"})
+    traits = frozenset({RESIDUAL, MULTIMODAL})
 
     class Params(ZooParams):
         width: float = Field(0.25, gt=0)
@@ -282,8 +285,8 @@ class ConvLSTMModel(ZooModel):
     name = "convlstm"
     version = "3"
     layers = ("input", "deep")
-    traits = frozenset({"forecast", "aux-input", "recurrent"})
-    requires = frozenset({"forecast", "weather"})
+    traits = frozenset({FORECAST, AUX_INPUT, RECURRENT})
+    requires = frozenset({FORECAST, WEATHER})
 
     class Params(ZooParams):
         width: float = Field(0.25, gt=0, description="hidden channels = 32 x width")

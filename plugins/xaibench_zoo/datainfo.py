@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from xaibench.bundle import Bundle
+from xaibench.capabilities import AUX
 from xaibench.components import Band, DatasetInfo
 
 
@@ -39,7 +40,7 @@ def dataset_info(data: Bundle) -> DatasetInfo:
         task, n_classes = "multilabel", data["train/labels"].shape[1]
     else:
         task, n_classes = "singlelabel", int(data["train/label"].max()) + 1
-    provides = frozenset({"aux"}) if "train/aux" in data else frozenset()
+    provides = frozenset({AUX}) if "train/aux" in data else frozenset()
     return DatasetInfo(
         name="unknown",
         task=task,

@@ -86,7 +86,8 @@ def test_lrp_refuses_residual_models_unless_the_head_is_sequential():
     assert lrp.incompatibility(ModelInfo(layers=("input", "deep")), "deep") is None
     residual = ModelInfo(layers=("input", "deep"), provides=frozenset({"residual"}))
     assert "residual" in lrp.incompatibility(residual, "deep")
-    unet = ModelInfo(layers=("input", "deep"), provides=frozenset({"skip-connections", "sequential-head:deep"}))
+    unet = ModelInfo(layers=("input", "deep"), provides=frozenset({"skip-connections"}),
+                     sequential_after=frozenset({"deep"}))
     assert lrp.incompatibility(unet, "deep") is None
     assert "skip-connections" in lrp.incompatibility(unet, "input")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from xaibench.testing.pytest_plugin import run_registry, xaibench_plugin, xaibench_session  # noqa: F401
+from xaibench.testing.pytest_plugin import run_registry, xaibench_plugin  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +23,14 @@ def _one_thread():
 
 
 @pytest.fixture
-def fresh_session(monkeypatch):
-    """A new process-wide session (built-ins from their entry points), dropped after the test."""
-    from xaibench.plugins import PluginSession, reset_session
+def xaibench_session(monkeypatch):
+    """A new session of every installed plugin (the kit fixtures' session), for this test only."""
+    from xaibench.plugins import PluginSession
 
     monkeypatch.delenv("XAIBENCH_DISABLE_PLUGINS", raising=False)
-    s = PluginSession()
-    reset_session(s)
-    yield s
-    reset_session(None)
+    return PluginSession()
+
+
+@pytest.fixture
+def fresh_session(xaibench_session):
+    return xaibench_session

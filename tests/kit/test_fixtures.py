@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from xaibench import hookimpl
-from xaibench.plugins import get_session
 from xaibench.testing import RegistryRunError, registered, rows, tiny_registry
 
 from . import broken
@@ -31,7 +30,7 @@ def _module_plugin() -> types.ModuleType:
 
 def test_plugin_is_registered_for_the_block_only(fresh_session):
     assert "good-post" not in fresh_session.catalog.names("postprocessor")
-    with registered(_module_plugin()) as session:
+    with registered(_module_plugin(), fresh_session) as session:
         assert session is fresh_session
         assert session.catalog.get("postprocessor", "good-post").plugin == "kit_test_plugin"
     assert "good-post" not in fresh_session.catalog.names("postprocessor")
@@ -39,16 +38,16 @@ def test_plugin_is_registered_for_the_block_only(fresh_session):
 
 
 def test_component_classes_can_be_registered_directly(fresh_session):
-    with registered([broken.GoodMethod, broken.GoodMetric]) as session:
+    with registered([broken.GoodMethod, broken.GoodMetric], fresh_session) as session:
         assert "good-method" in session.catalog.names("attribution")
         assert "good-metric" in session.catalog.names("metric")
-    assert "good-method" not in get_session().catalog.names("attribution")
+    assert "good-method" not in fresh_session.catalog.names("attribution")
 
 
 def test_an_installed_plugin_is_left_registered(fresh_session):
     import xaibench_metrics.plugin as builtin
 
-    with registered(builtin):
+    with registered(builtin, fresh_session):
         pass
     assert "pearson-similarity" in fresh_session.catalog.names("metric")
 

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from xaibench.errors import XaibenchError
-from xaibench.ranking import rank, rank_block_values, rank_methods
+from xaibench.kit import rank
+from xaibench.ranking import rank_block_values, rank_methods
 from xaibench.results import to_table, write_parquet
 
 
@@ -134,7 +135,8 @@ def test_direction_comes_from_the_metric_component_through_the_table_metadata(fr
     # xai-entropy: lower is better (the alias "score" is resolved through the components metadata)
     table = make_table({"good": 0.1, "bad": 0.9}, metadata={"components": {"metric": {"score": "xai-entropy"}}})
     write_parquet(table, tmp_path / "exp.parquet")
-    out = CliRunner().invoke(rank, ["exp", "--results-dir", str(tmp_path), "--n-boot", "50", "--format", "json"])
+    out = CliRunner().invoke(rank, ["exp", "--results-dir", str(tmp_path), "--n-boot", "50", "--format", "json"],
+                             obj=fresh_session)
     assert out.exit_code == 0, out.output
     ranking = json.loads(out.output)["rankings"][0]
     assert ranking["higher_is_better"] is False and ranking["methods"][0]["method"] == "good"
@@ -145,6 +147,6 @@ def test_registry_file_gives_params_dependent_directions(fresh_session, tmp_path
     write_parquet(table, tmp_path / "exp.parquet")
     (tmp_path / "r.yaml").write_text("metrics:\n  score: {component: random-logit}\n")
     out = CliRunner().invoke(rank, ["exp", "--results-dir", str(tmp_path), "--registry", str(tmp_path / "r.yaml"),
-                                    "--n-boot", "50", "--format", "json"])
+                                    "--n-boot", "50", "--format", "json"], obj=fresh_session)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["rankings"][0]["methods"][0]["method"] == "x"

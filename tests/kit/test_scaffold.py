@@ -68,7 +68,7 @@ def test_installed_package_is_listed_by_xaibench_plugins(tmp_path, monkeypatch):
     from rich.console import Console
 
     import xaibench.cli
-    from xaibench.plugins import PluginSession, reset_session
+    from xaibench.plugins import PluginSession
 
     root = create_plugin("edge-aware", "attribution", tmp_path)
     dists = tmp_path / "site"  # what pip writes when it installs the package
@@ -78,11 +78,7 @@ def test_installed_package_is_listed_by_xaibench_plugins(tmp_path, monkeypatch):
     importlib.invalidate_caches()
     buffer = io.StringIO()
     monkeypatch.setattr(xaibench.cli, "out", Console(file=buffer, width=250))
-    reset_session(PluginSession())
-    try:
-        xaibench.cli.cli.main(["plugins"], standalone_mode=False)
-    finally:
-        reset_session(None)
+    xaibench.cli.cli.main(["plugins"], standalone_mode=False, obj=PluginSession())
     line = next(line for line in buffer.getvalue().splitlines() if "xaibench-edge-aware" in line)
     assert "edge-aware" in line and "0.1.0" in line and "register_attributions" in line
     assert "attribution: edge-aware" in line
@@ -131,7 +127,7 @@ def test_new_method_runs_next_to_builtins_and_is_ranked(tmp_path, monkeypatch, c
 
     from conftest import write_dist_info
 
-    from xaibench.plugins import PluginSession, reset_session
+    from xaibench.plugins import PluginSession
 
     root = create_plugin("my-method", "attribution", tmp_path)
     dists = tmp_path / "site"
@@ -139,7 +135,7 @@ def test_new_method_runs_next_to_builtins_and_is_ranked(tmp_path, monkeypatch, c
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.syspath_prepend(str(dists))
     importlib.invalidate_caches()
-    reset_session(PluginSession())
+    plugins = PluginSession()
     (workdir / "r.yaml").write_text(
         "experiment: kit\nseeds: [0, 1]\nlayers: [input]\n"
         "datasets: {lc: {component: synth-landcover, params: {n_train: 24, n_val: 8, n_test: 8, patch_size: 32}}}\n"
@@ -148,9 +144,10 @@ def test_new_method_runs_next_to_builtins_and_is_ranked(tmp_path, monkeypatch, c
         "postprocessors: {none: none}\n"
         "metrics: {entropy: xai-entropy}\n"
     )
-    code, out, err = cli("run", "r.yaml", "--quiet")
+    code, out, err = cli("run", "r.yaml", "--quiet", plugins=plugins)
     assert code == 0, out + err
-    code, out, err = cli("rank", "kit", "--metric", "entropy.kb_mean", "--format", "json", "--n-boot", "50")
+    code, out, err = cli("rank", "kit", "--metric", "entropy.kb_mean", "--format", "json", "--n-boot", "50",
+                         plugins=plugins)
     assert code == 0, out + err
     ranking = json.loads(out)["rankings"][0]
     assert "mine" in json.dumps(ranking) and "gxf" in json.dumps(ranking)

@@ -7,16 +7,19 @@ import pydantic
 import pytest
 
 from xaibench.bundle import Bundle
+from xaibench.plugins import PluginSession
 from xaibench_postprocess import plugin
 from xaibench_postprocess.harmonize import Harmonize
 from xaibench_postprocess.identity import NoPostProcess
-from xaibench_postprocess.knn import BACKENDS
+from xaibench_postprocess.knn import BUILTIN
 
-EXACT_HERE = sorted(n for n, cls in BACKENDS.items() if cls.exact and cls().available() is None)
+EXACT_HERE = sorted(cls.name for cls in BUILTIN if cls.exact and cls().available() is None)
+CATALOG = PluginSession(disabled=set()).catalog
 
 
 def make(**params) -> Harmonize:
-    return Harmonize(Harmonize.Params(**params))
+    """Harmonize as a grid creates it: through the catalog, which it asks for its kNN backend."""
+    return CATALOG.create("postprocessor", "harmonize", params)  # type: ignore[return-value]
 
 
 def two_clusters(rng: np.random.Generator, n: int, hw: int, d: int = 8, classes: int = 3, channels: int | None = None):
@@ -162,13 +165,13 @@ def test_shapes_dtypes_preserved_and_spatial_mismatch_rejected() -> None:
         ({"k": -3}, "greater than 0"),
         ({"max_train_vectors": 0}, "greater than 0"),
         ({"metric": "manhattan"}, "cosine"),
-        ({"backend": "annoy"}, "known: auto, faiss, faiss-ivf, faiss-hnsw, torch, cuml, sklearn"),
+        ({"backend": "annoy"}, "known: auto, cuml, faiss, faiss-hnsw, faiss-ivf, sklearn, torch"),
         ({"neighbours": 3}, "Extra inputs"),
     ],
 )
 def test_bad_params_rejected(params: dict, match: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=match):
-        Harmonize.Params(**params)
+        CATALOG.validate("postprocessor", "harmonize", params)
 
 
 def test_prepare_rejects_bad_features_and_too_large_k() -> None:

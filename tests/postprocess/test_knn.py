@@ -5,25 +5,40 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xaibench.catalog import Catalog
+from xaibench.errors import PluginError
+from xaibench_postprocess import plugin
 from xaibench_postprocess.knn import (
-    BACKENDS,
+    BUILTIN,
     CumlBrute,
     FaissIVF,
     KnnBackend,
     KnnBackendUnavailable,
     TorchBrute,
-    available_backends,
     backend_names,
-    get_backend,
-    register_backend,
     resolve_auto,
 )
+from xaibench_postprocess.knn import get_backend as get_from
 from xaibench_postprocess.knn.base import rescore
 from xaibench_postprocess.ops import neighbour_mean, take_rows
 from xaibench_postprocess.quality import averaged_error, recall_at_k
 
-EXACT_HERE = sorted(n for n, cls in BACKENDS.items() if cls.exact and cls().available() is None)
-APPROX = sorted(n for n, cls in BACKENDS.items() if not cls.exact)
+EXACT_HERE = sorted(cls.name for cls in BUILTIN if cls.exact and cls().available() is None)
+APPROX = sorted(cls.name for cls in BUILTIN if not cls.exact)
+
+
+def catalog() -> Catalog:
+    """A catalog with this plugin's backends, registered through its hook like any plugin's."""
+    c = Catalog()
+    plugin.register_knn_backends(lambda cls: c.add("knn_backend", cls, "postprocessors"))
+    return c
+
+
+CATALOG = catalog()
+
+
+def get_backend(name: str) -> KnnBackend:
+    return get_from(name, CATALOG)
 
 
 def reference_scores(train: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
@@ -54,26 +69,25 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_registry_names_and_errors() -> None:
-    assert set(backend_names()) == {"auto", "faiss", "faiss-ivf", "faiss-hnsw", "torch", "cuml", "sklearn"}
-    with pytest.raises(ValueError, match="known: auto, faiss"):
+    assert set(backend_names(CATALOG)) == {"auto", "faiss", "faiss-ivf", "faiss-hnsw", "torch", "cuml", "sklearn"}
+    with pytest.raises(ValueError, match="known: auto, cuml, faiss"):
         get_backend("annoy")
-    with pytest.raises(ValueError, match="registered twice"):
 
-        class Impostor(KnnBackend):
-            name = "faiss"
+    class Impostor(KnnBackend):
+        name = "faiss"
 
-        register_backend(Impostor)
-    reasons = available_backends()
-    assert reasons["faiss"] is None and reasons["sklearn"] is None and reasons["torch"] is None
+    with pytest.raises(PluginError, match="registered twice"):
+        catalog().add("knn_backend", Impostor, "impostor")
+    assert all(get_backend(n).available() is None for n in ("faiss", "sklearn", "torch"))
 
 
 def test_auto_picks_faiss_on_cpu() -> None:
     import torch
 
     if torch.cuda.is_available():
-        assert resolve_auto() in {"cuml", "torch"}
+        assert resolve_auto(CATALOG) in {"cuml", "torch"}
     else:
-        assert resolve_auto() == "faiss"
+        assert resolve_auto(CATALOG) == "faiss"
         assert get_backend("auto").name == "faiss"
 
 

@@ -6,7 +6,11 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from xaibench import hookimpl
+from xaibench.bundle import Bundle
+from xaibench.components import Band, Dataset, DatasetInfo, Params
 from xaibench_toy.plugin import ToyGradient
 
 
@@ -29,3 +33,21 @@ class PidGradient(ToyGradient):
 @hookimpl
 def register_attributions(register):
     register(PidGradient)
+
+
+class InProcessData(Dataset):
+    """Not registered by this plugin's hooks: a test registers it in-process only (``ComponentsPlugin``)."""
+
+    name = "ray-inprocess-data"
+
+    class Params(Params):
+        n: int = 4
+
+    def info(self) -> DatasetInfo:
+        return DatasetInfo("inprocess", "multilabel", ("a", "b", "c"), (Band("u", 500.0), Band("v", 800.0)))
+
+    def load(self, seed: int) -> Bundle:
+        rng = np.random.default_rng(seed)
+        return Bundle.from_splits({s: {"x": rng.random((self.params.n, 2, 4, 4), dtype=np.float32),
+                                       "labels": np.eye(3, dtype=np.float32)[rng.integers(0, 3, self.params.n)]}
+                                   for s in ("train", "val", "test")})

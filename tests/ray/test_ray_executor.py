@@ -176,6 +176,19 @@ def test_ray_grid_equals_local_and_resumes(rsession, workdir):
     assert len(mlflow_units(workdir / "mlflow.db", "toy")) == 18
 
 
+def test_a_component_registered_only_in_process_reaches_the_ray_workers(rsession, workdir):
+    from raytest_plugin import InProcessData
+
+    rsession.add(ComponentsPlugin([InProcessData]), name="inprocess")
+    text = TOY_REGISTRY.replace("d: toy-data", "d: ray-inprocess-data")
+    write(workdir / "local.yaml", text + f"cache: c-local\nresults: r-local\ntracking: {{component: {MEMORY_TRACKER}}}\n")
+    write(workdir / "ray.yaml", text + f"cache: c-ray\nresults: r-ray\ntracking: {{component: {MEMORY_TRACKER}}}\n"
+                                       "executor: {component: ray}\n")
+    ref, got = grid(rsession, workdir / "local.yaml"), grid(rsession, workdir / "ray.yaml")
+    assert got.ok, got.failed
+    assert got.computed == got.stages and table_rows(got.results_path) == table_rows(ref.results_path)
+
+
 def _kill_first_worker(pid_dir: Path, killed: list[int], timeout: float = 60) -> None:
     """SIGKILL the Ray worker that writes the first pid file (never this process)."""
     deadline = time.time() + timeout
@@ -229,9 +242,9 @@ def test_worker_lost_without_retries_fails_only_its_combination(rsession, workdi
     got = grid(rsession, path)
     killer.join()
     assert killed and not got.ok
-    (label, error), *upstream = got.failed
+    ((label, error),) = got.failed
     assert label.startswith("p test") and error.startswith("worker lost: WorkerCrashedError")
-    assert all(e.startswith("upstream failed") for _, e in upstream)
+    assert got.blocked and {root for _, root in got.blocked} == {label}
     rows = got.table.to_pylist()
     assert {r["status"] for r in rows if r["metric"] == "training"} == {"ok"}
     assert {r["status"] for r in rows if r["metric"] == "mean"} == {"failed"}

@@ -63,8 +63,8 @@ def add_report_plugin(session) -> None:
         session.add(plugin, name="report")
 
 
-def invoke_cli(*args: str) -> tuple[int, str, str]:
-    """``xaibench ARGS`` in-process, as ``tests/conftest.py``'s ``cli`` fixture does."""
+def invoke_cli(*args: str, session=None) -> tuple[int, str, str]:
+    """``xaibench ARGS`` in-process with ``session``, as ``tests/conftest.py``'s ``cli`` fixture does."""
     import io
     from contextlib import redirect_stderr, redirect_stdout
 
@@ -79,7 +79,7 @@ def invoke_cli(*args: str) -> tuple[int, str, str]:
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                mod.main(list(args))
+                mod.main(list(args), session=session)
             except SystemExit as exc:
                 code = exc.code or 0
     finally:
@@ -92,7 +92,7 @@ def built(tmp_path_factory, plugin_path) -> Built:
     """Run the tiny experiment and ``xaibench report`` on it once (about a minute on two cores)."""
     import torch
 
-    from xaibench.plugins import PluginSession, disabled_from_env, reset_session
+    from xaibench.plugins import PluginSession, disabled_from_env
 
     workdir = tmp_path_factory.mktemp("report-experiment")
     (workdir / "registry.yaml").write_text(textwrap.dedent(REGISTRY))
@@ -105,14 +105,12 @@ def built(tmp_path_factory, plugin_path) -> Built:
         torch.set_num_threads(1)
         session = PluginSession(disabled=disabled_from_env() - {"report"})
         add_report_plugin(session)
-        reset_session(session)
         try:
-            code, out, err = invoke_cli("run", "registry.yaml", "--quiet")
+            code, out, err = invoke_cli("run", "registry.yaml", "--quiet", session=session)
             assert code == 0, out + err
-            rcode, rout, rerr = invoke_cli("report", "tiny-report", "--out", "report")
+            rcode, rout, rerr = invoke_cli("report", "tiny-report", "--out", "report", session=session)
             assert rcode == 0, rout + rerr
         finally:
-            reset_session(None)
             torch.set_num_threads(threads)
     return Built(workdir, workdir / "results", workdir / "report", workdir / "mlflow.db", out + err, rout + rerr)
 
@@ -127,3 +125,14 @@ def report_session(session):
 def chromium() -> str | None:
     path = os.environ.get("XAIBENCH_CHROMIUM", "/usr/bin/chromium")
     return path if os.path.exists(path) else None
+
+
+@pytest.fixture(scope="session")
+def report_sections() -> list:
+    """Every section the installed plugins ship (the report plugin's and the metrics plugin's...)."""
+    from xaibench.plugins import PluginSession
+    from xaibench_report.sections import collect_sections
+
+    session = PluginSession(disabled=set())
+    add_report_plugin(session)
+    return collect_sections(session)

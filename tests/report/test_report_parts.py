@@ -11,12 +11,12 @@ import pytest
 from xaibench.bundle import Bundle
 from xaibench.cache import Cache
 from xaibench.results import to_table, write_parquet
+from xaibench_metrics.report_sections.segmentation import bold_marks
+from xaibench_metrics.report_sections.similarity import similarity_matrix
 from xaibench_report import colors, imagery
 from xaibench_report.build import build_report
 from xaibench_report.experiment import Experiment, Stat, is_count, paired_difference, stat
-from xaibench_report.sections import SECTIONS, register_section
-from xaibench_report.sections.segmentation import bold_marks
-from xaibench_report.sections.similarity import similarity_matrix
+from xaibench_report.sections import section
 
 from .helpers import parse, png_size
 
@@ -142,21 +142,16 @@ def fake_results(tmp_path: Path) -> Path:
     return write_parquet(table, tmp_path / "results" / "fake.parquet")
 
 
-@pytest.fixture
-def custom_section():
-    @register_section("curve", "Curves", metrics=("my-curve",), order=50)
-    def curve(ctx):
-        rows = ctx.experiment.ok_rows(ctx.experiment.aliases("metric", "my-curve"))
-        return f"<p>curve rows: {len(rows)}</p>"
-
-    yield
-    SECTIONS.pop("curve")
+@section("curve", "Curves", metrics=("my-curve",), order=50)
+def curve(ctx):
+    rows = ctx.experiment.ok_rows(ctx.experiment.aliases("metric", "my-curve"))
+    return f"<p>curve rows: {len(rows)}</p>"
 
 
-def test_sections_on_a_table_without_the_paper_metrics(tmp_path, custom_section):
+def test_sections_on_a_table_without_the_paper_metrics(tmp_path, report_sections):
     exp = Experiment.load(fake_results(tmp_path).parent, "fake")
     assert exp.postprocessor_roles() == ("raw", ["smooth"])
-    index = build_report(exp, tmp_path / "out")
+    index = build_report(exp, tmp_path / "out", [*report_sections, curve])
     text = index.read_text()
     page = parse(text)
     assert page.errors == [] and page.images == []
@@ -172,15 +167,13 @@ def test_sections_on_a_table_without_the_paper_metrics(tmp_path, custom_section)
     assert "requires aux; dataset d does not provide it" in problems and "d/m/0/deep/g2/raw" in problems
 
 
-def test_a_raising_section_becomes_a_note(tmp_path):
-    @register_section("broken", "Broken", order=60)
+def test_a_raising_section_becomes_a_note(tmp_path, report_sections):
+    @section("broken", "Broken", order=60)
     def broken(ctx):
         raise ValueError("cannot draw this")
 
-    try:
-        text = build_report(Experiment.load(fake_results(tmp_path).parent, "fake"), tmp_path / "out").read_text()
-    finally:
-        SECTIONS.pop("broken")
+    exp = Experiment.load(fake_results(tmp_path).parent, "fake")
+    text = build_report(exp, tmp_path / "out", [*report_sections, broken]).read_text()
     assert "This section failed: ValueError: cannot draw this" in text and 'id="problems"' in text
 
 
@@ -235,8 +228,8 @@ def test_plugin_import_stays_light():
 
 
 def test_best_marks_follow_the_metric_direction():
+    from xaibench_metrics.report_sections.methods_table import best_marks
     from xaibench_report.experiment import Stat
-    from xaibench_report.sections.methods_table import best_marks
 
     col = [Stat(0.2, 0.0, 1), None, Stat(0.5, 0.0, 1)]
     assert best_marks(col, False) == [True, False, False]
@@ -257,7 +250,7 @@ def test_class_heatmap_picks_each_samples_class_and_resizes():
 
 def test_true_classes_from_label_labels_or_mask():
     from xaibench.bundle import Bundle
-    from xaibench_report.sections.heatmaps import true_classes
+    from xaibench_metrics.report_sections.heatmaps import true_classes
 
     assert true_classes(Bundle({"test/label": np.array([2, 0, 1])}), 2).tolist() == [2, 0]
     assert true_classes(Bundle({"test/labels": np.array([[0, 1], [1, 0]])}), 2).tolist() == [1, 0]

@@ -1,7 +1,7 @@
 """Typed interfaces every plugin component implements, one module per kind."""
 
 from .attribution import AttributionMethod, AttributionRequest
-from .base import Component, Params
+from .base import Component, Components, Params
 from .dataset import Band, Dataset, DatasetInfo, info_from_dict, info_to_dict
 from .executor import Executor
 from .knn import KnnBackend
@@ -29,6 +29,7 @@ __all__ = [
     "AttributionRequest",
     "Band",
     "Component",
+    "Components",
     "Dataset",
     "DatasetInfo",
     "Executor",

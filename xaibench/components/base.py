@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,14 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Components(Protocol):
+    """Where a component finds the other components it uses by name (the session's catalog)."""
+
+    def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Component: ...
+
+    def names(self, kind: str) -> list[str]: ...
+
+
 class Component:
     """A named, versioned, parametrised building block registered by a plugin.
 
@@ -28,11 +36,13 @@ class Component:
     - ``version``: bump it whenever outputs change for the same params; it is
       part of every cache key, so a bump recomputes exactly this component's stages.
     - ``Params``: a :class:`Params` subclass.
-    - ``requires``: capability tokens that the dataset or the model must provide
-      (for example ``"mask"``, ``"aux"``, ``"modalities>=2"``-style tokens are
-      plain strings matched against :attr:`DatasetInfo.provides` and
-      :attr:`ModelInfo.provides`).  A combination that lacks one is skipped with
-      the reason recorded.
+    - ``requires``: capabilities (:mod:`xaibench.capabilities` constants such as
+      ``MASK`` or ``AUX``) that the dataset or the model must provide, matched against
+      :attr:`DatasetInfo.provides` and :attr:`ModelInfo.provides`.  A combination that
+      lacks one is skipped with the reason recorded.
+
+    A component created by the catalog (every component of a grid) has ``catalog`` set to
+    it, to create the components it uses by name (harmonization's kNN backend).
     """
 
     kind: ClassVar[str] = "component"
@@ -40,6 +50,7 @@ class Component:
     version: ClassVar[str] = "1"
     Params: ClassVar[type[Params]] = Params
     requires: ClassVar[frozenset[str]] = frozenset()
+    catalog: Components | None = None
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -27,9 +27,10 @@ class DatasetInfo:
     """Static description of a dataset, known without loading it.
 
     ``task`` is one of ``"multilabel"``, ``"singlelabel"``, ``"forecast"``.
-    ``provides`` lists what the data carries beyond ``x``: ``"mask"`` (segmentation
-    ground truth), ``"aux"`` (auxiliary vector), ``"geo"``, ``"time"``, ``"region"``,
-    ``"clouds"``... Components declare ``requires`` against these tokens.
+    ``provides`` lists what the data carries beyond ``x``, as :mod:`xaibench.capabilities`
+    constants (``MASK``: segmentation ground truth, ``AUX``: auxiliary vector, ``GEO``,
+    ``TIME``, ``REGION``, and plugins' own such as clouds); components declare ``requires``
+    against them.
     ``extra`` holds dataset-specific JSON-able facts (normalisation, known sensitivities).
     """
 

@@ -39,7 +39,8 @@ class MetricValue:
 
 @dataclass
 class MetricContext:
-    """What a metric sees.  Heavy members are loaded lazily by the core.
+    """What a metric sees.  The core loads the arrays before :meth:`Metric.evaluate` runs;
+    the trained model is loaded only when the metric calls ``load_model()``.
 
     - always: ``data`` (Bundle), ``data_info``, ``model_info``, ``seed`` and
       ``load_model()`` (the trained model);

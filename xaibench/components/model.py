@@ -19,13 +19,16 @@ class ModelInfo:
     """Static description of a model built for a dataset.
 
     ``layers`` are the names attribution can be computed at; ``"input"`` is always
-    offered and ``"deep"`` is the harmonization paper's layer.  ``provides`` lists
-    traits methods may depend on (``"residual"``, ``"skip-connections"``,
-    ``"aux-input"``, ``"multimodal"``, ``"forecast"``).
+    offered and ``"deep"`` is the harmonization paper's layer.  ``provides`` lists the
+    model's traits, :mod:`xaibench.capabilities` constants (``RESIDUAL``,
+    ``SKIP_CONNECTIONS``, ``AUX_INPUT``, ``MULTIMODAL``, ``FORECAST``...) that components
+    may require.  ``sequential_after`` names the layers after which the network is a plain
+    chain of modules (no sums or concatenations), whatever it has before them.
     """
 
     layers: tuple[str, ...] = ("input",)
     provides: frozenset[str] = frozenset()
+    sequential_after: frozenset[str] = frozenset()
 
 
 class Model(Component):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bundle import Bundle
+from ..capabilities import AUX, MASK
 from ..components import Band, DatasetInfo, info_from_dict, info_to_dict
 
 S2_BANDS: tuple[Band, ...] = tuple(
@@ -64,11 +65,11 @@ def scenario(name: str | Scenario, n_classes: int = 4) -> Scenario:
     classes = tuple(f"class{k}" for k in range(n_classes))
     if name == "multiband":
         info = DatasetInfo(name="kit-multiband", task="multilabel", classes=classes, bands=S2_BANDS,
-                           modalities=("s2",), provides=frozenset({"mask"}))
+                           modalities=("s2",), provides=frozenset({MASK}))
         return Scenario(name, info)
     if name == "multimodal":
         info = DatasetInfo(name="kit-multimodal", task="multilabel", classes=classes, bands=S2_BANDS + S1_BANDS,
-                           modalities=("s2", "s1"), provides=frozenset({"mask", "aux"}))
+                           modalities=("s2", "s1"), provides=frozenset({MASK, AUX}))
         return Scenario(name, info, AUX_DIM)
     raise ValueError(f"unknown scenario {name!r} (known: multiband, multimodal)")
 

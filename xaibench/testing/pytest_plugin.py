@@ -1,10 +1,11 @@
 """xaibench's pytest plugin: fixtures for testing plugins (loaded through the ``pytest11`` entry point).
 
+- ``xaibench_session``: this test's :class:`~xaibench.plugins.PluginSession` (the installed
+  plugins, loaded through their entry points);
 - ``xaibench_plugin(plugin, name=None)``: register a plugin module, hook object or
-  component class(es) in the process-wide session for this test only;
-- ``run_registry(yaml_text_or_dict, raise_on_failure=True)``: run a registry in this
-  test's temporary directory and return the results table (pyarrow);
-- ``xaibench_session``: the process-wide :class:`~xaibench.plugins.PluginSession`.
+  component class(es) in that session;
+- ``run_registry(yaml_text_or_dict, raise_on_failure=True)``: run a registry with that session
+  in this test's temporary directory and return the results table (pyarrow).
 
 The conformance checks are plain functions: ``from xaibench.testing import check_attribution``.
 Kept import-light: it is loaded in every pytest session of an environment with xaibench.
@@ -21,14 +22,14 @@ import pytest
 
 @pytest.fixture
 def xaibench_session():
-    """The process-wide plugin session (entry-point plugins loaded), as the grid's stages see it."""
-    from xaibench.plugins import get_session
+    """A plugin session of the installed plugins (entry points), for this test only."""
+    from xaibench.plugins import PluginSession
 
-    return get_session()
+    return PluginSession()
 
 
 @pytest.fixture
-def xaibench_plugin() -> Iterator[Callable[..., Any]]:
+def xaibench_plugin(xaibench_session) -> Iterator[Callable[..., Any]]:
     """``xaibench_plugin(module_or_obj, name=None)`` registers a plugin until the test ends.
 
     Accepts a plugin module, an object with ``@hookimpl`` methods, a component class or a
@@ -40,13 +41,13 @@ def xaibench_plugin() -> Iterator[Callable[..., Any]]:
     with contextlib.ExitStack() as stack:
 
         def register(plugin: Any, name: str | None = None):
-            return stack.enter_context(registered(plugin, name))
+            return stack.enter_context(registered(plugin, xaibench_session, name))
 
         yield register
 
 
 @pytest.fixture
-def run_registry(tmp_path, monkeypatch) -> Callable[..., Any]:
+def run_registry(tmp_path, monkeypatch, xaibench_session) -> Callable[..., Any]:
     """``run_registry(yaml_text_or_dict, raise_on_failure=True)`` -> results table (pyarrow).
 
     Runs in ``tmp_path/xaibench`` (the working directory during the run): cache, results
@@ -61,6 +62,6 @@ def run_registry(tmp_path, monkeypatch) -> Callable[..., Any]:
     monkeypatch.chdir(workdir)
 
     def invoke(spec: str | dict, raise_on_failure: bool = True):
-        return run(spec, workdir, raise_on_failure=raise_on_failure)
+        return run(spec, workdir, raise_on_failure=raise_on_failure, session=xaibench_session)
 
     return invoke

@@ -1,7 +1,8 @@
 """Registering plugins in-process and running a small registry in memory, for tests.
 
-The grid's stages look components up in the process-wide session
-(:func:`xaibench.plugins.get_session`), so that is the session these helpers use.
+Every helper takes the :class:`~xaibench.plugins.PluginSession` it works with; the grid
+receives that session explicitly, so a plugin registered in-process reaches every stage
+(and, pickled with the session, pool and Ray workers).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import yaml
 
 from .. import hookimpl
 from ..components import KINDS, Component, Params, RunRecord, Tracker
-from ..plugins import PluginSession, get_session
+from ..plugins import PluginSession
 
 MEMORY_TRACKER = "xaibench-testing-memory"
 
@@ -26,15 +27,20 @@ class MemoryTracker(Tracker):
     name: ClassVar[str] = MEMORY_TRACKER
     records: ClassVar[list[RunRecord]] = []
     """Records of the latest grid run in this process (reset by :meth:`open`)."""
+    tracebacks: ClassVar[dict[str, str]] = {}
+    """Text of each failed record's traceback artifact, by record key (the files are temporary)."""
 
     class Params(Params):
         pass
 
     def open(self, experiment: str, tags: dict[str, str]) -> None:
-        MemoryTracker.records = []
+        MemoryTracker.records, MemoryTracker.tracebacks = [], {}
 
     def log(self, record: RunRecord) -> None:
         MemoryTracker.records.append(record)
+        path = record.artifacts.get("errors/traceback.txt")
+        if path is not None:
+            MemoryTracker.tracebacks[record.key] = Path(path).read_text()
 
 
 class ComponentsPlugin:
@@ -94,14 +100,13 @@ def as_plugin(plugin: Any) -> Any:
 
 
 @contextlib.contextmanager
-def registered(plugin: Any, name: str | None = None, session: PluginSession | None = None) -> Iterator[PluginSession]:
+def registered(plugin: Any, session: PluginSession, name: str | None = None) -> Iterator[PluginSession]:
     """Register ``plugin`` (a module, an object with hook implementations, a component class or a
-    list of them) in the process-wide session while the block runs, then unregister it.
+    list of them) in ``session`` while the block runs, then unregister it.
 
     A plugin already registered (installed and found through its entry point) is left as it is.
     The catalog is built on entering, so a broken plugin fails here, with its name.
     """
-    session = session or get_session()
     obj = as_plugin(plugin)
     if session.pm.is_registered(obj):
         yield session
@@ -159,8 +164,10 @@ def tiny_registry(
     return reg
 
 
-def run_registry(spec: str | dict[str, Any], workdir: str | Path, *, raise_on_failure: bool = True) -> Any:
-    """Run a registry given as YAML text or a dict; return the results table (pyarrow).
+def run_registry(spec: str | dict[str, Any], workdir: str | Path, *, raise_on_failure: bool = True,
+                 session: PluginSession | None = None) -> Any:
+    """Run a registry given as YAML text or a dict with ``session``'s components (a new session
+    of the installed plugins by default); return the results table (pyarrow).
 
     Defaults filled in when the registry omits them: ``cache`` and ``results`` under
     ``workdir``, the in-memory tracker (no MLflow) and the ``local`` executor.  With
@@ -182,23 +189,22 @@ def run_registry(spec: str | dict[str, Any], workdir: str | Path, *, raise_on_fa
     data.setdefault("executor", {"component": "local"})
     path = workdir / "registry.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with registered(ComponentsPlugin([MemoryTracker]), name="xaibench.testing") as session:
-        config = load_registry(path, session.catalog)
-        summary = run(config, session, quiet=True)
-    if raise_on_failure and summary.failed:
+    with registered(ComponentsPlugin([MemoryTracker]), session or PluginSession(), "xaibench.testing") as s:
+        config = load_registry(path, s.catalog)
+        summary = run(config, s, quiet=True)
+    if raise_on_failure and not summary.ok:
         raise RegistryRunError(_failure_message(summary, config.tracking.name == MEMORY_TRACKER))
     return summary.table
 
 
 def _failure_message(summary: Any, memory_tracked: bool) -> str:
-    own = [(label, err) for label, err in summary.failed if not err.startswith("upstream failed")]
-    lines = [f"{len(summary.failed)} stage(s) failed:"] + [f"  {label}: {err}" for label, err in own]
-    if len(own) < len(summary.failed):
-        lines.append(f"  and {len(summary.failed) - len(own)} stage(s) that depended on them")
-    for record in MemoryTracker.records if memory_tracked else []:  # records keep the traceback files
-        path = record.artifacts.get("errors/traceback.txt")
-        if record.status == "FAILED" and path is not None and Path(path).exists():
-            lines += ["", f"first traceback ({record.name}):", Path(path).read_text()[-4000:]]
+    lines = [f"{len(summary.failed)} stage(s) failed:"] + [f"  {label}: {err}" for label, err in summary.failed]
+    if summary.blocked:
+        lines.append(f"  and {len(summary.blocked)} stage(s) that depended on them")
+    for record in MemoryTracker.records if memory_tracked else []:
+        text = MemoryTracker.tracebacks.get(record.key)
+        if record.status == "FAILED" and text:
+            lines += ["", f"first traceback ({record.name}):", text[-4000:]]
             break
     return "\n".join(lines)
 

@@ -1,11 +1,14 @@
-"""kNN backends for harmonization, and a small registry of them.
+"""kNN backends for harmonization.
 
-Every backend module imports its library lazily, so importing this package is
-cheap.  ``get_backend("auto")`` picks cuML or torch when CUDA is present, faiss on
-CPU, and torch when faiss is missing.
+Every backend module imports its library lazily, so importing this package is cheap.
+Backends are components (kind ``knn_backend``): a post-processor finds them by name in
+the catalog that created it.  ``get_backend("auto", catalog)`` picks cuML or torch when
+CUDA is present, faiss on CPU, and torch when faiss is missing.
 """
 
 from __future__ import annotations
+
+from xaibench.components import Components
 
 from .base import METRICS, KnnBackend, KnnBackendUnavailable, Metric, l2_normalise
 from .cuml_backend import CumlBrute
@@ -13,65 +16,44 @@ from .faiss_backends import FaissFlat, FaissHNSW, FaissIVF
 from .sklearn_backend import SklearnBrute
 from .torch_backend import TorchBrute
 
-BACKENDS: dict[str, type[KnnBackend]] = {}
-"""Registered backends by name (``"auto"`` is resolved by :func:`resolve_auto`)."""
+BUILTIN: tuple[type[KnnBackend], ...] = (FaissFlat, FaissIVF, FaissHNSW, TorchBrute, CumlBrute, SklearnBrute)
+"""The backends this plugin registers (``register_knn_backends``); the catalog's ``knn_backend``
+kind is the one registry of backends, third parties' included."""
 
 AUTO = "auto"
 
 
-def register_backend(cls: type[KnnBackend]) -> type[KnnBackend]:
-    """Add a backend class under ``cls.name``; a second class with the same name is an error."""
-    if not cls.name or cls.name == AUTO:
-        raise ValueError(f"{cls.__name__} needs a name other than {AUTO!r}")
-    if cls.name in BACKENDS and BACKENDS[cls.name] is not cls:
-        raise ValueError(f"kNN backend {cls.name!r} registered twice: {BACKENDS[cls.name].__name__} and {cls.__name__}")
-    BACKENDS[cls.name] = cls
-    return cls
+def backend_names(catalog: Components) -> tuple[str, ...]:
+    """``"auto"`` followed by every registered backend name."""
+    return (AUTO, *catalog.names("knn_backend"))
 
 
-for _cls in (FaissFlat, FaissIVF, FaissHNSW, TorchBrute, CumlBrute, SklearnBrute):
-    register_backend(_cls)
-
-
-def _catalog_backends() -> dict[str, type]:
-    """Backends registered through the ``register_knn_backends`` hook (third parties' included)."""
-    from xaibench.plugins import get_session
-
-    return {name: e.cls for name, e in get_session().catalog.entries["knn_backend"].items()}
-
-
-def backend_names() -> tuple[str, ...]:
-    """``"auto"`` followed by every backend name: this package's and those other plugins register."""
-    return (AUTO, *dict.fromkeys([*BACKENDS, *_catalog_backends()]))
-
-
-def resolve_auto() -> str:
+def resolve_auto(catalog: Components) -> str:
     """The backend ``"auto"`` stands for here: cuML, else torch, on CUDA; faiss, else torch, on CPU."""
     import torch
 
+    known = set(catalog.names("knn_backend"))
+
+    def usable(name: str) -> bool:
+        return name in known and catalog.create("knn_backend", name).available() is None  # type: ignore[attr-defined]
+
     if torch.cuda.is_available():
-        return "cuml" if CumlBrute().available() is None else "torch"
-    return "faiss" if FaissFlat().available() is None else "torch"
+        return "cuml" if usable("cuml") else "torch"
+    return "faiss" if usable("faiss") else "torch"
 
 
-def get_backend(name: str) -> KnnBackend:
+def get_backend(name: str, catalog: Components) -> KnnBackend:
     """An instance of the backend called ``name`` (default options); ``"auto"`` is resolved."""
     if name == AUTO:
-        name = resolve_auto()
-    cls = BACKENDS.get(name) or _catalog_backends().get(name)
-    if cls is None:
-        raise ValueError(f"unknown kNN backend {name!r}; known: {', '.join(backend_names())}")
-    return cls()
-
-
-def available_backends() -> dict[str, str | None]:
-    """Every registered backend name -> ``None`` if it can run here, else the reason."""
-    return {name: cls().available() for name, cls in BACKENDS.items()}
+        name = resolve_auto(catalog)
+    if name not in catalog.names("knn_backend"):
+        raise ValueError(f"unknown kNN backend {name!r}; known: {', '.join(backend_names(catalog))}")
+    return catalog.create("knn_backend", name)  # type: ignore[return-value]
 
 
 __all__ = [
     "AUTO",
-    "BACKENDS",
+    "BUILTIN",
     "METRICS",
     "CumlBrute",
     "FaissFlat",
@@ -82,10 +64,8 @@ __all__ = [
     "Metric",
     "SklearnBrute",
     "TorchBrute",
-    "available_backends",
     "backend_names",
     "get_backend",
     "l2_normalise",
-    "register_backend",
     "resolve_auto",
 ]

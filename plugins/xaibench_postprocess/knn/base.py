@@ -11,11 +11,12 @@ inside their methods so that listing them stays cheap.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from xaibench.components import KnnBackend as KnnBackendBase
+from xaibench.components import Params
 
 Metric = Literal["cosine", "euclidean"]
 METRICS: tuple[str, ...] = ("cosine", "euclidean")
@@ -49,6 +50,10 @@ class KnnBackend(KnnBackendBase):
     name: ClassVar[str] = ""
     exact: ClassVar[bool] = True
     refine_margin: int = 16
+
+    def __init__(self, params: Params | None = None, **options: Any) -> None:
+        """``params`` (a :attr:`Params`, as the catalog passes them) or the same as keywords."""
+        super().__init__(params if params is not None else self.Params(**options))
 
     # Set by fit(): the (normalised) train matrix and the metric queries are ranked by.
     _fitted: np.ndarray | None = None

@@ -19,7 +19,8 @@ class CumlBrute(KnnBackend):
     name: ClassVar[str] = "cuml"
     exact: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, params: Any = None, **options: Any) -> None:
+        super().__init__(params, **options)
         self._nn: Any = None
 
     def available(self) -> str | None:

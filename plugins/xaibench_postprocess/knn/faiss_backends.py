@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from xaibench.components import Params
+
 from .base import KnnBackend
 
 
@@ -23,7 +25,8 @@ class FaissFlat(KnnBackend):
     name: ClassVar[str] = "faiss"
     exact: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, params: Any = None, **options: Any) -> None:
+        super().__init__(params, **options)
         self._index: Any = None
 
     def available(self) -> str | None:
@@ -61,9 +64,13 @@ class FaissIVF(FaissFlat):
     name: ClassVar[str] = "faiss-ivf"
     exact: ClassVar[bool] = False
 
-    def __init__(self, nlist: int = 512, nprobe: int = 32) -> None:
-        super().__init__()
-        self.nlist, self.nprobe = nlist, nprobe
+    class Params(Params):
+        nlist: int = 512
+        nprobe: int = 32
+
+    def __init__(self, params: Any = None, **options: Any) -> None:
+        super().__init__(params, **options)
+        self.nlist, self.nprobe = self.params.nlist, self.params.nprobe
         self._exact: FaissFlat | None = None
 
     def _prepare(self, train: np.ndarray, inner_product: bool) -> None:
@@ -109,9 +116,14 @@ class FaissHNSW(FaissFlat):
     name: ClassVar[str] = "faiss-hnsw"
     exact: ClassVar[bool] = False
 
-    def __init__(self, m: int = 32, ef_construction: int = 64, ef_search: int | None = None) -> None:
-        super().__init__()
-        self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
+    class Params(Params):
+        m: int = 32
+        ef_construction: int = 64
+        ef_search: int | None = None
+
+    def __init__(self, params: Any = None, **options: Any) -> None:
+        super().__init__(params, **options)
+        self.m, self.ef_construction, self.ef_search = self.params.m, self.params.ef_construction, self.params.ef_search
 
     def _build(self, dim: int, inner_product: bool) -> Any:
         import faiss

@@ -20,7 +20,8 @@ class SklearnBrute(KnnBackend):
     name: ClassVar[str] = "sklearn"
     exact: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, params: Any = None, **options: Any) -> None:
+        super().__init__(params, **options)
         self._nn: Any = None
 
     def available(self) -> str | None:

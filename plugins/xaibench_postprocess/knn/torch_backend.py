@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from xaibench.components import Params
+
 from .base import KnnBackend
 
 
@@ -23,8 +25,14 @@ class TorchBrute(KnnBackend):
     name: ClassVar[str] = "torch"
     exact: ClassVar[bool] = True
 
-    def __init__(self, device: str = "auto", scratch_mb: int = 256, max_rows: int = 1024) -> None:
-        self.device, self.scratch_mb, self.max_rows = device, scratch_mb, max_rows
+    class Params(Params):
+        device: str = "auto"
+        scratch_mb: int = 256
+        max_rows: int = 1024
+
+    def __init__(self, params: Params | None = None, **options: Any) -> None:
+        super().__init__(params, **options)
+        self.device, self.scratch_mb, self.max_rows = self.params.device, self.params.scratch_mb, self.params.max_rows
         self._vectors: Any = None
         self._bias: Any = None
         self._scores: Any = None

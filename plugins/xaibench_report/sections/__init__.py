@@ -1,18 +1,13 @@
-"""Report sections: the registry and the built-in builders (imported here so they register)."""
+"""Report sections: what a section is (:mod:`.registry`) and the report plugin's own, generic ones."""
 
-from . import (  # noqa: F401
-    harmonization,
-    heatmaps,
-    leaderboard,
-    maps,
-    methods_table,
-    overview,
-    problems,
-    segmentation,
-    similarity,
-    studies,
-    summary,
-)
-from .registry import SECTIONS, ReportContext, SectionBuilder, active_sections, register_section
+from .leaderboard import leaderboard
+from .maps import maps
+from .overview import overview
+from .problems import problems
+from .registry import ReportContext, Section, SectionBuild, active_sections, collect_sections, section
+from .summary import summary
 
-__all__ = ["SECTIONS", "ReportContext", "SectionBuilder", "active_sections", "register_section"]
+SECTIONS = (overview, maps, leaderboard, summary, problems)
+"""The sections that present any experiment (the other plugins bring those of their components)."""
+
+__all__ = ["SECTIONS", "ReportContext", "Section", "SectionBuild", "active_sections", "collect_sections", "section"]

@@ -1,18 +1,17 @@
-"""The leaderboard: methods ranked per metric with bootstrap rank intervals, and sanity-check flags."""
+"""The leaderboard: methods ranked per metric with bootstrap rank intervals."""
 
 from __future__ import annotations
 
 from .. import html
 from ..html import Cell
-from .registry import ReportContext, register_section
+from .registry import ReportContext, section
 
-SANITY = ("model-randomization", "random-logit")
 N_BOOT = 200
 PREFERRED = ("value", "f1_micro", "mean", "kb_mean", "accuracy")
 """The statistic a metric is ranked on when it has several (``xaibench rank --metric`` picks any)."""
 
 
-@register_section("leaderboard", "Leaderboard", order=80)
+@section("leaderboard", "Leaderboard", order=80)
 def leaderboard(ctx: ReportContext) -> str | None:
     import pyarrow as pa
 
@@ -48,13 +47,4 @@ def leaderboard(ctx: ReportContext) -> str | None:
     if body:
         parts.append(html.table([["where", "metric", "better", "order (ties in braces)", "Kendall τ between seeds"]],
                                 body, label_columns=1))
-    flagged = sorted({(r["model"], r["layer"], r["attribution"], r["postprocessor"], r["metric"])
-                      for alias in (a for c in SANITY for a in exp.aliases("metric", c))
-                      for r in exp.rows if r["metric"] == alias and r["statistic"] == "passed"
-                      and r["status"] == "ok" and r["value"] == 0})
-    if flagged:
-        parts.append(html.paragraph("Methods that fail a sanity check (their explanation does not depend on the "
-                                    "model's weights or on the class):", note=True))
-        parts.append(html.table([["model", "layer", "method", "post-processor", "check"]],
-                                [[Cell(str(v), bold=i == 2) for i, v in enumerate(f)] for f in flagged]))
     return "\n".join(parts)

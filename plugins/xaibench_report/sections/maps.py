@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from .. import html
-from .registry import ReportContext, register_section
+from .registry import ReportContext, section
 
 
-@register_section("maps", "Attribution maps", order=30)
+@section("maps", "Attribution maps", order=30)
 def maps(ctx: ReportContext) -> str | None:
     from xaibench.cache import CorruptEntry
 

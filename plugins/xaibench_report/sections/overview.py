@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from .. import html
-from .registry import ReportContext, register_section
+from .registry import ReportContext, section
 
 KINDS = ("dataset", "model", "attribution", "postprocessor", "metric")
 
 
-@register_section("overview", "Experiment", order=0)
+@section("overview", "Experiment", order=0)
 def overview(ctx: ReportContext) -> str:
     exp = ctx.experiment
     units = Counter(u["kind"] for u in exp.units)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from .. import html
 from ..html import Cell
-from .registry import ReportContext, register_section
+from .registry import ReportContext, section
 
 EXAMPLES = 3
 COORDS = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")
 
 
-@register_section("problems", "Failed and skipped", order=95)
+@section("problems", "Failed and skipped", order=95)
 def problems(ctx: ReportContext) -> str:
     groups: dict[tuple[str, str, str], list[str]] = {}
     for r in ctx.experiment.rows:

@@ -1,21 +1,30 @@
-"""Section builders, keyed by the metric components they read.
+"""Report sections: what one is, where they come from, which are included.
 
-A section is a function ``build(ctx) -> HTML | None`` registered with
-:func:`register_section`.  It is included when the experiment has any of the
-metric *components* it names (none named: always), in ``order``.  Metrics that no
-included section claims are listed by the summary section, so a new metric shows
-up in reports before anyone writes a section for it.  Study-specific sections (a
-SAR table per polarization, CSP curves...) are more builders::
+A section is a function ``build(ctx) -> HTML | None`` made a :class:`Section` with the
+:func:`section` decorator, and handed to the report by a plugin through the
+``register_report_sections(register)`` hook (:mod:`xaibench_report.hookspecs`).  Each plugin
+ships the sections of its own components: the metrics plugin its similarity heatmaps and
+agreement tables, the studies plugin its SHAPE and CSP tables.  A section is included when
+the experiment has any of the metric *components* it names (none named: always), in
+``order``.  Metrics that no included section claims are listed by the summary section, so a
+new metric shows up in reports before anyone writes a section for it::
 
-    @register_section("csp", "Class-specific patterns", metrics=("csp-curve",), order=45)
-    def csp(ctx: ReportContext) -> str | None:
+    from xaibench import hookimpl
+
+    @section("csp", "Class-specific patterns", metrics=("csp-curve",), order=45)
+    def csp(ctx):
         rows = ctx.experiment.ok_rows(ctx.experiment.aliases("metric", "csp-curve"))
         ...
+
+    @hookimpl(optionalhook=True)  # loads whether or not the report plugin is installed
+    def register_report_sections(register):
+        register(csp)
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +36,11 @@ from .. import html
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from xaibench.plugins import PluginSession
+
     from ..experiment import Experiment
+
+log = logging.getLogger("xaibench")
 
 
 @dataclass
@@ -66,7 +79,9 @@ SectionBuild = Callable[[ReportContext], "str | None"]
 
 
 @dataclass(frozen=True)
-class SectionBuilder:
+class Section:
+    """A part of the report: ``key`` (its HTML id), ``title``, the function that builds it."""
+
     key: str
     title: str
     build: SectionBuild
@@ -77,20 +92,40 @@ class SectionBuilder:
     def applies(self, experiment: Experiment) -> bool:
         return not self.metrics or any(experiment.aliases("metric", m) for m in self.metrics)
 
+    def __call__(self, ctx: ReportContext) -> str | None:
+        return self.build(ctx)
 
-SECTIONS: dict[str, SectionBuilder] = {}
 
+def section(key: str, title: str, metrics: tuple[str, ...] = (), order: int = 100
+            ) -> Callable[[SectionBuild], Section]:
+    """Decorator making a build function a :class:`Section`."""
 
-def register_section(key: str, title: str, metrics: tuple[str, ...] = (), order: int = 100
-                     ) -> Callable[[SectionBuild], SectionBuild]:
-    """Decorator adding a section builder (a later registration of ``key`` replaces the earlier one)."""
-
-    def deco(build: SectionBuild) -> SectionBuild:
-        SECTIONS[key] = SectionBuilder(key, title, build, tuple(metrics), order)
-        return build
+    def deco(build: SectionBuild) -> Section:
+        return Section(key, title, build, tuple(metrics), order)
 
     return deco
 
 
-def active_sections(experiment: Experiment) -> list[SectionBuilder]:
-    return sorted((s for s in SECTIONS.values() if s.applies(experiment)), key=lambda s: (s.order, s.key))
+def collect_sections(session: PluginSession) -> list[Section]:
+    """Every section the session's plugins register (``register_report_sections``); a later
+    plugin's section with the same key replaces the earlier one, with a warning."""
+    found: dict[str, Section] = {}
+
+    def register(s: Section) -> None:
+        if not isinstance(s, Section):
+            raise TypeError(f"register_report_sections: expected a Section (use @section), got {s!r}")
+        if s.key in found:
+            log.warning("report section %r registered twice; the later one is used", s.key)
+        found[s.key] = s
+
+    for impl in session.pm.hook.register_report_sections.get_hookimpls():
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            log.warning("plugin %r: register_report_sections failed: %s: %s", impl.plugin_name,
+                        type(exc).__name__, exc)
+    return list(found.values())
+
+
+def active_sections(experiment: Experiment, sections: list[Section]) -> list[Section]:
+    return sorted((s for s in sections if s.applies(experiment)), key=lambda s: (s.order, s.key))

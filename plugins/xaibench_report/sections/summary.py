@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import html
 from ..experiment import is_count, stat
-from .registry import ReportContext, register_section
+from .registry import ReportContext, section
 
 MAX_COLUMNS = 12
 TRAINING_FIRST = ("test_accuracy", "test_f1_micro", "test_f1_macro", "test_loss")
@@ -35,7 +35,7 @@ def value_table(ctx: ReportContext, rows: list[dict], coords: tuple[str, ...], f
     return out
 
 
-@register_section("summary", "Other results", order=90)
+@section("summary", "Other results", order=90)
 def summary(ctx: ReportContext) -> str | None:
     exp = ctx.experiment
     parts = []

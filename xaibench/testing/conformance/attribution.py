@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ...capabilities import AUX_INPUT, MULTIMODAL
 from ...components import AttributionMethod, AttributionRequest, ModelInfo
 from ..data import SCENARIOS, Scenario, make_bundle, scenario
 from .common import (
@@ -19,6 +20,7 @@ from .common import (
     mutated,
     nonfinite,
     perturb_global_rngs,
+    recreate,
     snapshot,
 )
 from .report import ConformanceError, ConformanceReport
@@ -26,7 +28,7 @@ from .report import ConformanceError, ConformanceReport
 
 def model_info_for(sc: Scenario, layers: tuple[str, ...]) -> ModelInfo:
     """What a model of the kit declares: its layers, plus ``multimodal``/``aux-input`` when it has them."""
-    provides = frozenset({"multimodal", "aux-input"}) if sc.aux_dim else frozenset()
+    provides = frozenset({MULTIMODAL, AUX_INPUT}) if sc.aux_dim else frozenset()
     return ModelInfo(layers=layers, provides=provides)
 
 
@@ -148,7 +150,7 @@ def check_attribution(
                 report.expect(not bad, f"{tag}: finite", f"returned {bad}", "guard divisions and logs with an epsilon")
                 _class_check(report, tag, a, class_specific)
                 perturb_global_rngs(2)
-                again = np.asarray(run(cls(method.params), data, model, layer))
+                again = np.asarray(run(recreate(method), data, model, layer))
                 report.expect(close(again, a, rtol, atol), f"{tag}: deterministic under a seed",
                               f"two calls with seed {seed} differ (max |difference| {max_difference(again, a):.3g})",
                               "draw random numbers from request.seed (np.random.default_rng(request.seed), "
@@ -161,7 +163,7 @@ def check_attribution(
                 report.expect(not bad, f"{tag}: all-zero input", f"returned {bad} on an all-zero input",
                               "guard divisions by norms or sums with an epsilon")
             _device_parity(report, tag,
-                           lambda net, _l=layer, _d=data: np.asarray(run(cls(method.params), _d, net, _l)),
+                           lambda net, _l=layer, _d=data: np.asarray(run(recreate(method), _d, net, _l)),
                            lambda _sc=sc, _k=n_classes: KitNet(_sc.n_bands, _k, _sc.aux_dim, seed=seed), torch, rtol, atol)
     if supported == 0:
         report.fail("capabilities", "the method declared itself incompatible with every layer of every scenario "

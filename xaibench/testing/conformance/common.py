@@ -70,11 +70,23 @@ def make_instance(cls: type[Component], params: dict[str, Any] | None, report: C
                       f"Params(**params.model_dump(mode='json')) != params ({again!r} vs {validated!r})",
                       "make every field JSON-able and its validator idempotent")
     try:
-        return cls(validated)
+        component = cls(validated)
     except Exception as exc:
         report.fail("construction", f"{cls.__name__}(params) raised {type(exc).__name__}: {exc}",
                     "keep __init__ cheap and side-effect free; do heavy work in the kind's methods")
         return None
+    from ...plugins import PluginSession
+
+    # as in a grid: the catalog of the installed plugins, where it finds the components it uses by name
+    component.catalog = PluginSession().catalog
+    return component
+
+
+def recreate(component: Component) -> Component:
+    """A second instance with the same params and catalog (for determinism checks)."""
+    again = type(component)(component.params)
+    again.catalog = component.catalog
+    return again
 
 
 def perturb_global_rngs(salt: int) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from ...components import AttributionRequest, Metric, MetricContext, MetricValue
 from ..data import SCENARIOS, Scenario, make_bundle, scenario
 from .attribution import model_info_for
-from .common import check_class, cuda_available, describe, make_instance, perturb_global_rngs
+from .common import check_class, cuda_available, describe, make_instance, perturb_global_rngs, recreate
 from .report import ConformanceReport
 
 SCOPES = ("model", "attribution", "methods", "postprocessors", "models")
@@ -98,7 +98,7 @@ def check_metric(
                 continue
             with report.step(f"{tag}: deterministic under a seed"):
                 perturb_global_rngs(2)
-                again = _as_dict(cls(metric.params).evaluate(contexts[False]()))
+                again = _as_dict(recreate(metric).evaluate(contexts[False]()))
                 report.expect(_same(again, values, rtol, atol), f"{tag}: deterministic under a seed",
                               f"two evaluations with seed {seed} differ: {_first_difference(again, values)}",
                               "draw random numbers from ctx.seed (np.random.default_rng(ctx.seed)), not the global RNGs")
@@ -109,7 +109,7 @@ def check_metric(
                               "return NaN where a value is undefined (e.g. a correlation of constant maps)")
             if cuda_available():
                 with report.step(f"{tag}: cpu/gpu parity"):
-                    gpu = _as_dict(cls(metric.params).evaluate(contexts[False](device="cuda")))
+                    gpu = _as_dict(recreate(metric).evaluate(contexts[False](device="cuda")))
                     report.expect(_same(gpu, values, 1e-3, 1e-5), f"{tag}: cpu/gpu parity",
                                   f"values with a CUDA model differ: {_first_difference(gpu, values)}",
                                   "move inputs to the model's device and results back with .cpu()")

@@ -20,6 +20,7 @@ from .common import (
     max_difference,
     nonfinite,
     perturb_global_rngs,
+    recreate,
 )
 from .report import ConformanceReport
 
@@ -93,7 +94,7 @@ def check_model(
                           f"{sc_name}: training metrics", f"meta['metrics'] must be a flat dict of numbers, got {metrics!r}",
                           "put only floats in meta['metrics'] (they are logged to MLflow)")
             perturb_global_rngs(2)
-            again = cls(model.params).train(data, seed)
+            again = recreate(model).train(data, seed)
             same_keys = set(again.arrays) == set(trained.arrays)
             diff = [k for k in trained.arrays if same_keys and not close(again.arrays[k], trained.arrays[k], rtol, atol)]
             report.expect(same_keys and not diff, f"{sc_name}: deterministic under a seed",

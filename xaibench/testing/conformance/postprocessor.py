@@ -9,7 +9,16 @@ import numpy as np
 
 from ...bundle import Bundle
 from ...components import PostProcessor
-from .common import check_class, close, describe, make_instance, max_difference, nonfinite, perturb_global_rngs
+from .common import (
+    check_class,
+    close,
+    describe,
+    make_instance,
+    max_difference,
+    nonfinite,
+    perturb_global_rngs,
+    recreate,
+)
 from .report import ConformanceReport
 
 
@@ -95,7 +104,7 @@ def check_postprocessor(cls: type[PostProcessor], params: dict[str, Any] | None 
                           "apply() modified the attributions it was given in place",
                           "work on a copy: the same arrays are shared with other post-processors")
             perturb_global_rngs(2)
-            fresh = cls(pp.params)
+            fresh = recreate(pp)
             again = apply(fresh, prepared(fresh), test, train)
             report.expect(close(again, out, rtol, atol), f"{tag}: deterministic under a seed",
                           f"two runs with seed {seed} differ (max |difference| {max_difference(again, out):.3g})",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import html
-from ..experiment import CONTEXT, Stat, by_seed, paired_difference, stat
-from ..html import Cell
-from .registry import ReportContext, register_section
+from xaibench_report import html
+from xaibench_report.experiment import CONTEXT, Stat, by_seed, paired_difference, stat
+from xaibench_report.html import Cell
+from xaibench_report.sections import ReportContext, section
 
 COMPONENT = "segmentation-agreement"
 STATISTICS = (("accuracy", "accuracy"), ("f1_micro", "F1 micro"), ("f1_macro", "F1 macro"))
@@ -49,7 +49,7 @@ def agreement_table(ctx: ReportContext, rows: list[dict], methods: list[str]) ->
     return html.table(header, body)
 
 
-@register_section("segmentation", "Agreement with the land-cover mask", metrics=(COMPONENT,), order=20)
+@section("segmentation", "Agreement with the land-cover mask", metrics=(COMPONENT,), order=20)
 def segmentation(ctx: ReportContext) -> str | None:
     exp = ctx.experiment
     parts = [html.paragraph(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import html
-from ..experiment import CONTEXT, stat
-from .registry import ReportContext, register_section
+from xaibench_report import html
+from xaibench_report.experiment import CONTEXT, stat
+from xaibench_report.sections import ReportContext, section
 
 COMPONENT = "pearson-similarity"
 
@@ -32,7 +32,7 @@ def off_diagonal_mean(matrix: np.ndarray) -> float:
     return float(matrix[mask].mean()) if mask.any() else float("nan")
 
 
-@register_section("similarity", "Similarity between methods", metrics=(COMPONENT,), order=10)
+@section("similarity", "Similarity between methods", metrics=(COMPONENT,), order=10)
 def similarity(ctx: ReportContext) -> str | None:
     exp = ctx.experiment
     ref, _ = exp.postprocessor_roles()
@@ -68,6 +68,6 @@ def similarity(ctx: ReportContext) -> str | None:
 
 
 def _figure(methods, panels, title):
-    from ..figures import similarity_heatmaps
+    from xaibench_report.figures import similarity_heatmaps
 
     return similarity_heatmaps(methods, panels, title)

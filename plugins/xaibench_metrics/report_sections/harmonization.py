@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .. import html
-from ..experiment import stat
-from .registry import ReportContext, register_section
+from xaibench_report import html
+from xaibench_report.experiment import stat
+from xaibench_report.sections import ReportContext, section
 
 COMPONENT = "original-vs-harmonized"
 
 
-@register_section("original-vs-harmonized", "Original versus post-processed maps", metrics=(COMPONENT,), order=40)
+@section("original-vs-harmonized", "Original versus post-processed maps", metrics=(COMPONENT,), order=40)
 def original_vs_harmonized(ctx: ReportContext) -> str | None:
-    from ..figures import grouped_bars
+    from xaibench_report.figures import grouped_bars
 
     exp = ctx.experiment
     parts = [html.paragraph(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .components import Band
+from xaibench.components import Band
 
 S2_BANDS: tuple[Band, ...] = tuple(
     Band(name, wavelength, "s2", "reflectance")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import html
-from ..experiment import stat
-from .registry import ReportContext, register_section
-from .summary import value_table
+from xaibench_report import html
+from xaibench_report.experiment import stat
+from xaibench_report.sections import ReportContext, section
+from xaibench_report.sections.summary import value_table
 
 MODEL_COORDS = ("dataset", "model")
 
@@ -25,7 +25,7 @@ def _rows(ctx: ReportContext, component: str, pattern: str) -> list[tuple[str, l
     return out
 
 
-@register_section("shape", "Modality relevance (SHAPE)", metrics=("shape",), order=40)
+@section("shape", "Modality relevance (SHAPE)", metrics=("shape",), order=40)
 def shape(ctx: ReportContext) -> str | None:
     parts = [html.paragraph(
         "Shapley value of each modality's availability (absent modality = baseline) on each performance "
@@ -41,7 +41,7 @@ def shape(ctx: ReportContext) -> str | None:
     return "".join(parts) if found else None
 
 
-@register_section("generalization", "Generalization and auxiliary data",
+@section("generalization", "Generalization and auxiliary data",
                   metrics=("generalization", "aux-shuffle", "efficiency", "shortcut-check"), order=41)
 def generalization(ctx: ReportContext) -> str | None:
     parts = []
@@ -58,7 +58,7 @@ def generalization(ctx: ReportContext) -> str | None:
     return "".join(parts) or None
 
 
-@register_section("csp", "Weather sensitivity (CSP)", metrics=("csp",), order=42)
+@section("csp", "Weather sensitivity (CSP)", metrics=("csp",), order=42)
 def csp(ctx: ReportContext) -> str | None:
     parts = []
     for alias, rows in _rows(ctx, "csp", r"sensitivity|sensitivity_std|sensitivity_per_pair|relative_sensitivity"):
@@ -114,3 +114,7 @@ def _curves_figure(rows: list[dict[str, Any]]):
     axes[0].legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+SECTIONS = (shape, generalization, csp)
+"""The sections of the study metrics, registered through ``register_report_sections``."""

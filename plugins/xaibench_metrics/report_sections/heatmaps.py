@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import html
-from .registry import ReportContext, register_section
+from xaibench_report import html
+from xaibench_report.sections import ReportContext, section
 
 
 def true_classes(data: Any, n: int) -> np.ndarray | None:
@@ -39,12 +39,11 @@ def _sensitivities(exp) -> dict[tuple, float]:
             if r["metric"] in aliases and r["statistic"] == "mean" and r["status"] == "ok" and not r["sub_key"]}
 
 
-@register_section("heatmaps", "Heatmaps of the true class", metrics=("max-sensitivity", "xai-entropy"), order=31)
+@section("heatmaps", "Heatmaps of the true class", metrics=("max-sensitivity", "xai-entropy"), order=31)
 def heatmaps(ctx: ReportContext) -> str | None:
     from xaibench.cache import CorruptEntry
-
-    from ..figures import heatmap_grid
-    from ..imagery import class_heatmap, composite_title, rgb_composite
+    from xaibench_report.figures import heatmap_grid
+    from xaibench_report.imagery import class_heatmap, composite_title, rgb_composite
 
     exp = ctx.experiment
     groups = exp.first_seed_cells()

@@ -7,10 +7,10 @@ main statistics.  Mean ± std across seeds; bold marks each column's best value.
 
 from __future__ import annotations
 
-from .. import html
-from ..experiment import Stat, by_seed, stat
-from ..html import Cell
-from .registry import ReportContext, register_section
+from xaibench_report import html
+from xaibench_report.experiment import Stat, by_seed, stat
+from xaibench_report.html import Cell
+from xaibench_report.sections import ReportContext, section
 
 COMPONENTS = {"max-sensitivity": ("mean", "Max-Sensitivity"), "xai-entropy": ("kb_mean", "XAI entropy (KB)")}
 """Metric component -> (the statistic shown, its column label)."""
@@ -34,7 +34,7 @@ def _directions(ctx: ReportContext) -> dict[str, bool | None]:
     return metric_directions(pq.read_table(exp.path)) if exp.path.exists() else {}
 
 
-@register_section("methods-table", "Robustness and complexity per dataset", metrics=tuple(COMPONENTS), order=25)
+@section("methods-table", "Robustness and complexity per dataset", metrics=tuple(COMPONENTS), order=25)
 def methods_table(ctx: ReportContext) -> str | None:
     exp = ctx.experiment
     metrics = [(alias, *COMPONENTS[c]) for c in COMPONENTS for alias in exp.aliases("metric", c)]

@@ -1,0 +1,12 @@
+"""The report's sections for this plugin's metrics (read only when ``xaibench report`` runs)."""
+
+from __future__ import annotations
+
+from .harmonization import original_vs_harmonized
+from .heatmaps import heatmaps
+from .methods_table import methods_table
+from .sanity import sanity
+from .segmentation import segmentation
+from .similarity import similarity
+
+SECTIONS = (similarity, segmentation, methods_table, heatmaps, original_vs_harmonized, sanity)

@@ -1,0 +1,58 @@
+"""The ``prepare`` and ``postprocess`` stages of a post-processor.
+
+``prepare`` does the method-independent work once per (model, seed, layer) from the layer
+features (harmonization's neighbour search); ``postprocess`` applies it to one method's
+test attributions, with the method's train attributions when the post-processor needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .graph import Role, Stage
+
+if TYPE_CHECKING:
+    from ..bundle import Bundle
+    from ..config import ComponentRef
+    from .inputs import StageInputs
+
+
+def prepare_stage(postprocessor: ComponentRef, seed: int, features: Stage, where: str) -> Stage:
+    return Stage("prepare", {"postprocessor": postprocessor.identity(), "seed": seed}, {"features": features},
+                 label=f"prepare {postprocessor.alias} {where}")
+
+
+def postprocess_stage(postprocessor: ComponentRef, seed: int, test: Stage, train: Stage | None,
+                      state: Stage | None, label: str) -> Stage:
+    """``test``/``train``: the method's attribute stages; ``state``: the prepare stage, when the
+    post-processor needs features (otherwise it prepares inline, from nothing)."""
+    inputs: dict[Role, Stage] = {"test": test}
+    if train is not None:
+        inputs["train"] = train
+    if state is not None:
+        inputs["state"] = state
+    return Stage("postprocess", {"postprocessor": postprocessor.identity(), "seed": seed}, inputs, label=label)
+
+
+def compute_prepare(stage: Stage, inputs: StageInputs) -> Bundle:
+    from ..bundle import Bundle
+
+    pp = inputs.component(stage.spec["postprocessor"])
+    features = inputs.load(stage.inputs["features"]) if "features" in stage.inputs else None
+    return pp.prepare(features, stage.spec["seed"]) or Bundle()  # type: ignore[attr-defined]
+
+
+def compute_postprocess(stage: Stage, inputs: StageInputs) -> Bundle:
+    import numpy as np
+
+    from ..bundle import Bundle
+
+    pp = inputs.component(stage.spec["postprocessor"])
+    state = (inputs.load(stage.inputs["state"]) if "state" in stage.inputs
+             else pp.prepare(None, stage.spec["seed"]))  # type: ignore[attr-defined]
+    test = inputs.load(stage.inputs["test"])["attributions"]
+    train = inputs.load(stage.inputs["train"])["attributions"] if "train" in stage.inputs else None
+    out = np.asarray(pp.apply(state, test, train), dtype=np.float32)  # type: ignore[attr-defined]
+    if out.shape != test.shape:
+        raise ValueError(f"post-processor {stage.spec['postprocessor']['name']!r} changed the shape {test.shape} -> {out.shape}")
+    return Bundle({"attributions": out}, {"shape": list(out.shape)})
