@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .errors import BadFileError, EmptyDataError
 from .params import SPLITS
 
@@ -79,6 +77,8 @@ def random_split(records: Sequence[Record], fractions: dict[str, float], seed: i
     Group ``g`` of stratum ``s`` is placed by a permutation drawn from ``(seed, s)``, so a
     split does not depend on the other strata or on the order of ``records``.
     """
+    import numpy as np
+
     groups: dict[str, list[Record]] = {}
     for r in sorted(records, key=lambda r: r.key):
         groups.setdefault(r.group or r.key, []).append(r)

@@ -26,7 +26,7 @@ def s2_dn(band: int, k: int = 0) -> int:
 
 
 def write_tif(path: Path, data: np.ndarray, res: float = 10.0, crs: str = "EPSG:32632",
-              centre: tuple[float, float] = CENTRE, nodata: float | None = None) -> Path:
+              centre: tuple[float, float] = CENTRE, nodata: float | None = None, compress: str | None = None) -> Path:
     """``data`` ``(C, H, W)`` or ``(H, W)`` as a GeoTIFF whose centre is ``centre`` (in ``crs`` units)."""
     data = np.asarray(data)
     if data.ndim == 2:
@@ -35,8 +35,9 @@ def write_tif(path: Path, data: np.ndarray, res: float = 10.0, crs: str = "EPSG:
     transform = from_origin(centre[0] - w * res / 2, centre[1] + h * res / 2, res, res)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    extra = {"compress": compress} if compress else {}
     with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype.name,
-                       crs=crs, transform=transform, nodata=nodata) as dst:
+                       crs=crs, transform=transform, nodata=nodata, **extra) as dst:
         dst.write(data)
     return path
 
@@ -157,14 +158,7 @@ def ben_dn(band: str, k: int) -> int:
 
 def write_ben_s2(folder: Path, name: str, labels: list[str], k: int, skip_bands: tuple[str, ...] = ()) -> Path:
     d = folder / name
-    for band, px in BEN_BANDS.items():
-        if band in skip_bands:
-            continue
-        # a gradient along x in B02 checks that bands are not transposed / flipped
-        data = np.full((px, px), ben_dn(band, k), dtype=np.uint16)
-        if band == "B02":
-            data = data + np.arange(px, dtype=np.uint16)[None, :]
-        write_tif(d / f"{name}_{band}.tif", data, res=1200.0 / px)
+    write_s2_bands(d, name, k, skip_bands)
     meta = {"labels": labels, "coordinates": {"ulx": 499400, "uly": 5000600, "lrx": 500600, "lry": 4999400},
             "projection": "EPSG:32632", "tile_source": "S2A_MSIL1C_...", "acquisition_date": "2017-06-13 10:10:31"}
     (d / f"{name}_labels_metadata.json").write_text(json.dumps(meta))
@@ -189,6 +183,100 @@ def make_bigearthnet(s2_root: Path, s1_root: Path | None = None) -> dict[str, in
         if s1_root is not None:
             write_ben_s1(s1_root, s1, name, labels, k)
         ks[name] = k
+    return ks
+
+
+# ----------------------------------------------------------------------------- BigEarthNet v2.0 (reBEN)
+# The published layout, from sources independent of this project's loader:
+# - the dataset's authors' pipeline, github.com/kai-tub/bigearthnet-pipeline: nu-scripts/ben-data-generator.nu
+#   exports each S2 patch to <dir>/<S2 product>/<S2 product>_<col>_<row>/<name>_B..tif and each reference map to
+#   <dir>/<S2 product>/<patch_id>/<patch_id>_reference_map.tif; patches are cut from every resolution's raster
+#   (sentinel2_l2a_product_to_patches at 10/20/60 m, 1200 m side: 120/60/20 px); the reference maps are
+#   rasterised CLC2018 `code_18` values as 16-bit unsigned ('16BUI', db_u2018_label_overlays_export.sql), 0
+#   where no polygon lies; nu-scripts/ben-metadata-finalizer.sql writes metadata.parquet with columns
+#   patch_id, labels (varchar[], 19-class names, sorted), split in ('train', 'validation', 'test'), country,
+#   s1_name, s2v1_name, contains_seasonal_snow, contains_cloud_or_shadow, keeping only patches with neither;
+#   ben-data-finalizer.nu puts each S1 patch under its product folder (<S1 product>/<s1_name>/..._VV.tif, _VH.tif);
+# - torchgeo's BigEarthNetV2 reader (torchgeo/datasets/bigearthnet.py): folders BigEarthNet-S2, BigEarthNet-S1,
+#   Reference_Maps and metadata.parquet under one root; patch_dir = patch_id without its last two fields
+#   (S1: without its last three); maps hold CLC codes (111 ... 523).
+# S1 values are float32 dB as in BigEarthNet v1 (the pipeline copies the v1 S1 patches).
+V2_PATCHES = {
+    # patch_id: (s1_name, split, quadrant CLC codes (top-left, top-right, bottom-left, bottom-right))
+    "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_26_57": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_39", "train",
+                                                           (312, 313, 324, 0)),
+    "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_26_58": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_40", "train",
+                                                           (112, 211, 211, 111)),
+    "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_53_86": ("S1B_IW_GRDH_1SDV_20180204T165020_33VWH_53_86", "train",
+                                                           (231, 412, 512, 122)),
+    "S2B_MSIL2A_20170924T112109_N9999_R037_T29TNF_50_14": ("S1B_IW_GRDH_1SDV_20170924T052435_29TNF_50_14", "validation",
+                                                           (523, 523, 331, 423)),
+    "S2A_MSIL2A_20180413T112111_N9999_R037_T29SND_82_18": ("S1A_IW_GRDH_1SDV_20180413T052520_29SND_82_18", "test",
+                                                           (223, 323, 223, 323)),
+    "S2A_MSIL2A_20171002T112111_N9999_R037_T29UNV_63_64": ("S1A_IW_GRDH_1SDV_20171002T182022_29UNV_63_64", "test",
+                                                           (311, 311, 244, 321)),
+}
+V2_ABSENT = ("S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_00_01", "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_10_10")
+"""Rows of metadata.parquet whose patches the copy lacks (a partial copy)."""
+V2_SNOWY = "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_53_87"
+"""A patch folder present in the copy but not in metadata.parquet (a snowy / cloudy patch)."""
+# CLC code -> the 19-class name of Sumbul et al. 2021 (None: dropped), written out here, not taken from the loader
+V2_CLC19 = {111: "Urban fabric", 112: "Urban fabric", 122: None, 211: "Arable land", 223: "Permanent crops",
+            231: "Pastures", 244: "Agro-forestry areas", 311: "Broad-leaved forest", 312: "Coniferous forest",
+            313: "Mixed forest", 321: "Natural grassland and sparsely vegetated areas",
+            323: "Moors, heathland and sclerophyllous vegetation", 324: "Transitional woodland, shrub",
+            331: "Beaches, dunes, sands", 412: "Inland wetlands", 423: None, 512: "Inland waters", 523: "Marine waters"}
+
+
+def v2_labels(codes: tuple[int, ...]) -> list[str]:
+    return sorted({V2_CLC19[c] for c in codes if c and V2_CLC19[c]})
+
+
+def write_s2_bands(d: Path, name: str, k: int, skip_bands: tuple[str, ...] = ()) -> None:
+    """One GeoTIFF per band at its native size (B02 with an x gradient), DN ``ben_dn(band, k)``."""
+    for band, px in BEN_BANDS.items():
+        if band in skip_bands:
+            continue
+        data = np.full((px, px), ben_dn(band, k), dtype=np.uint16)
+        if band == "B02":  # a gradient along x checks that bands are not transposed / flipped
+            data = data + np.arange(px, dtype=np.uint16)[None, :]
+        write_tif(d / f"{name}_{band}.tif", data, res=1200.0 / px)
+
+
+def make_bigearthnet_v2(root: Path, absent: tuple[str, ...] = V2_ABSENT, s1: bool = True, maps: bool = True) -> dict[str, int]:
+    """A reBEN copy in the published layout (see above); returns the patch -> index ``k`` of its DNs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ks: dict[str, int] = {}
+    rows = []
+    for k, (patch, (s1_name, split, codes)) in enumerate(sorted(V2_PATCHES.items())):
+        product = patch.rsplit("_", 2)[0]
+        write_s2_bands(root / "BigEarthNet-S2" / product / patch, patch, k)
+        if s1:
+            d = root / "BigEarthNet-S1" / s1_name.rsplit("_", 3)[0] / s1_name
+            write_tif(d / f"{s1_name}_VV.tif", np.full((120, 120), -10.0 - k, dtype=np.float32))
+            write_tif(d / f"{s1_name}_VH.tif", np.full((120, 120), -20.0 - k, dtype=np.float32))
+        if maps:
+            write_tif(root / "Reference_Maps" / product / patch / f"{patch}_reference_map.tif",
+                      block_mask(codes, 120), compress="deflate")
+        rows.append({"patch_id": patch, "labels": v2_labels(codes), "split": split, "country": "Austria",
+                     "s1_name": s1_name, "s2v1_name": f"S2_v1_{k}", "contains_seasonal_snow": False,
+                     "contains_cloud_or_shadow": False})
+        ks[patch] = k
+    snowy = root / "BigEarthNet-S2" / V2_SNOWY.rsplit("_", 2)[0] / V2_SNOWY
+    write_s2_bands(snowy, V2_SNOWY, 99)
+    for patch in absent:
+        rows.append({"patch_id": patch, "labels": ["Arable land"], "split": "train", "country": "Austria",
+                     "s1_name": "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_0_0", "s2v1_name": "S2_v1_x",
+                     "contains_seasonal_snow": False, "contains_cloud_or_shadow": False})
+    rows.sort(key=lambda r: r["patch_id"])
+    table = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("patch_id", pa.string()), ("labels", pa.list_(pa.string())), ("split", pa.string()), ("country", pa.string()),
+        ("s1_name", pa.string()), ("s2v1_name", pa.string()), ("contains_seasonal_snow", pa.bool_()),
+        ("contains_cloud_or_shadow", pa.bool_())]))  # fmt: skip
+    root.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, root / "metadata.parquet", compression="zstd")
     return ks
 
 
@@ -220,21 +308,58 @@ EUROSAT = ("AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industria
            "Residential", "River", "SeaLake")
 REGIONS = ("alpine", "atlantic", "continental")
 
+# The band order inside the published EuroSAT_MS GeoTIFFs: B01 ... B12, then B8A as the 13th band.
+# Sources (not this project's loader): phelber/EuroSAT issue #7 ("Is the 8A band placed as the 13th
+# band?", answered with the order b1 ... b12, b8a and closed by the authors without disagreement);
+# torchgeo issue #2458 (opened in QGIS, band 9 has 60 m texture, i.e. B09) fixed by torchgeo PR #2480,
+# whose `all_band_names` ends with 'B8A'; ServiceNow/geo-bench issue #28 (same finding).
+EUROSAT_FILE_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
+# Central wavelengths (nm, Sentinel-2A, ESA) written as each band's DN: a channel read under the wrong
+# name shows the other band's wavelength.
+S2_WAVELENGTH_NM = {"B01": 443, "B02": 492, "B03": 560, "B04": 665, "B05": 704, "B06": 740, "B07": 783,
+                    "B08": 833, "B8A": 865, "B09": 945, "B10": 1374, "B11": 1614, "B12": 2202}
+# File profile and folder of the published archive (EuroSATallBands.zip), as torchgeo's fixture
+# tests/data/eurosat/data.py reproduces it: uint16, 13 bands, 64x64, a UTM CRS (EPSG:326xx) with
+# ~10 m pixels, LZW, under ds/images/remote_sensing/otherDatasets/sentinel_2/tif/<Class>/<Class>_<i>.tif.
+EUROSAT_DIR = Path("ds", "images", "remote_sensing", "otherDatasets", "sentinel_2", "tif")
+
+
+def eurosat_dn(band: str, c: int) -> int:
+    """DN of ``band`` in the fixture images of class ``c``: its wavelength (nm) + 500 c."""
+    return S2_WAVELENGTH_NM[band] + 500 * c
+
 
 def eurosat_centre(c: int, i: int) -> tuple[float, float]:
     """(lat, lon) of image ``i`` of class ``c``: on a 1-degree grid over Europe."""
     return 44.55 + c * 0.5 + i * 0.25, 2.55 + i + c * 0.5  # never on a 1-degree cell edge
 
 
-def make_eurosat(root: Path, per_class: int = 3, csv: bool = True) -> Path:
-    """``EuroSAT_MS/<Class>/<Class>_<i>.tif`` (13 bands, 64x64, uint16, EPSG:4326-georeferenced centres) and a
-    per-image CSV with ``worldclim_bio_*`` columns and a biogeographic region."""
-    base = root / "EuroSAT_MS"
+def utm_centre(lat: float, lon: float) -> tuple[str, tuple[float, float]]:
+    """The UTM zone's CRS and the easting / northing of (lat, lon)."""
+    from rasterio.warp import transform
+
+    crs = f"EPSG:{32600 + int((lon + 180) // 6) + 1}"
+    xs, ys = transform("EPSG:4326", crs, [lon], [lat])
+    return crs, (xs[0], ys[0])
+
+
+def write_eurosat_tif(path: Path, c: int, lat: float, lon: float, order: tuple[str, ...] = EUROSAT_FILE_ORDER) -> Path:
+    data = np.stack([np.full((64, 64), eurosat_dn(b, c), dtype=np.uint16) for b in order])
+    crs, centre = utm_centre(lat, lon)
+    return write_tif(path, data, res=10.0, crs=crs, centre=centre, compress="lzw")
+
+
+def make_eurosat(root: Path, per_class: int = 3, csv: bool = True, classes: tuple[str, ...] = EUROSAT) -> Path:
+    """The EuroSATallBands layout (13-band uint16 64x64 UTM GeoTIFFs, B8A 13th, see above) and a
+    per-image CSV with ``worldclim_bio_*`` columns and a biogeographic region; returns the class folders' parent."""
+    base = root / EUROSAT_DIR
     rows = ["filename,label,worldclim_bio_1,worldclim_bio_2,worldclim_bio_10,biogeographic_region"]
     for c, cls in enumerate(EUROSAT):
+        if cls not in classes:
+            continue
         for i in range(1, per_class + 1):
             lat, lon = eurosat_centre(c, i)
-            write_tif(base / cls / f"{cls}_{i}.tif", s2_patch(c, 64), res=0.0001, crs="EPSG:4326", centre=(lon, lat))
+            write_eurosat_tif(base / cls / f"{cls}_{i}.tif", c, lat, lon)
             region = REGIONS[(i - 1) % len(REGIONS)]
             rows.append(f"{cls}_{i}.tif,{cls},{10 + c},{20 + i},{c * i},{region}")
     if csv:
