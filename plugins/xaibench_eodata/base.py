@@ -153,7 +153,8 @@ class RealDataset(xc.Dataset):
             return None
         src = self.sources()
         start = time.perf_counter()
-        digest, n = tree_fingerprint(src.roots, src.keep, src.side_files, p.fingerprint, f"{self.name}@{self.version}")
+        digest, n = tree_fingerprint(src.roots, src.keep, src.side_files, p.fingerprint, f"{self.name}@{self.version}",
+                                     workers=p.workers)  # fmt: skip
         took = time.perf_counter() - start
         if took > 5:
             logging.getLogger("xaibench").info(

@@ -1,4 +1,8 @@
-"""Tiny copies of the published datasets, written in their formats (GeoTIFF with CRS, JSON, CSV, NPZ).
+"""Tiny copies of the published datasets, written in their formats (GeoTIFF with CRS, JSON, CSV, NPZ, Parquet).
+
+Each writer follows the published format as an independent source states it (the dataset's paper,
+its official repository, or torchgeo's reader), cited in a comment next to it; nothing here is taken
+from the loaders' own constants.  OpenSARUrban is the exception: no source could be found (said there).
 
 Pixel values are chosen so that tests can check the loaders against known answers:
 Sentinel-2 band ``b`` (0-based, 13-band order) holds DN ``1000 + 100 b`` (+ the sample's
@@ -79,6 +83,11 @@ def write_sen12ms_triplet(folder_of: dict[str, Path], stem: str, k: int, label: 
     return out
 
 
+# DFC2020 (IEEE GRSS Data Fusion Contest 2020; the contest's baseline, github.com/lukasliebel/dfc2020_baseline,
+# code/datasets.py): folders ROIs0000_validation/s2_validation and ROIs0000_test/s2_0, the s1_* / dfc_* files
+# named by replacing "s2_" ("ROIs0000_validation_dfc_0_p30.tif"); S2 has 13 bands in the order its
+# S2_BANDS_HR/MR/LR indices imply (B2 B3 B4 B8 = 2 3 4 8; B5 B6 B7 B8A B11 B12 = 5 6 7 9 12 13; B1 B9 B10 = 1 10 11,
+# i.e. B8A 9th), S1 is dB (clipped to [-25, 0] there), band 1 of dfc holds the classes 1-10; 256x256 (SEN12MS).
 DFC_PATCHES = {
     # subset, scene, patch: (DFC codes of the quadrants)
     ("validation", 0, 30): (1, 1, 10, 10),  # Forest, Water
@@ -105,6 +114,13 @@ def make_dfc2020(root: Path) -> dict[tuple, dict[str, Path]]:
     return out
 
 
+# SEN12MS (Schmitt et al. 2019, ISPRS Annals IV-2/W7; github.com/schmitt-muc/SEN12MS README and
+# classification/dataset.py): ROIs1158_spring/s2_1/ROIs1158_spring_s2_1_p30.tif with s1_1/ and lc_1/ alongside,
+# 256x256; S2 L1C 13 bands with B8A 9th (S2_BANDS_LD = [2, 3, 4, 5, 6, 7, 8, 9, 12, 13] are B2-B8, B8A, B11, B12);
+# S1 VV, VH in dB; lc 4 bands, band 1 IGBP (the paper's land-cover description).  Official hold-out split:
+# splits/SEN12MS_holdOutScenes.txt, lines such as "ROIs1158_spring/s1_63" (scene folders).
+# SEN12MS-CR (mediaTUM m1554803; PatrickTUM/SEN12MS-CR-TS util/dl_data.sh unpacks ROIs1158_spring_s2_cloudy.tar.gz):
+# ROIs1158_spring_s2_cloudy/s2_cloudy_1/ROIs1158_spring_s2_cloudy_1_p30.tif.
 SEN12MS_PATCHES = {
     ("ROIs1158", "spring", 1, 30): (1, 10, 12, 13),
     ("ROIs1158", "spring", 1, 31): (16, 16, 17, 17),
@@ -132,6 +148,13 @@ def make_sen12ms(root: Path, cr_root: Path | None = None, cloudy: tuple[tuple, .
 
 
 # ----------------------------------------------------------------------------- BigEarthNet / ben-ge
+# BigEarthNet v1.0 (Sumbul et al. 2019; BigEarthNet-MM, Sumbul et al. 2021) as torchgeo reads it
+# (torchgeo/datasets/bigearthnet.py and its fixture tests/data/bigearthnet/v1/data.py): BigEarthNet-v1.0/<patch>/
+# <patch>_B01.tif ... _B12.tif, _B8A.tif (uint16, one band per file, native size: 10 m bands 120 px, 20 m 60 px,
+# 60 m 20 px) and <patch>_labels_metadata.json with a "labels" list of CORINE names; BigEarthNet-S1-v1.0/<s1 patch>/
+# _VV.tif, _VH.tif (float32 dB) and a JSON whose "corresponding_s2_patch" pairs it ("mapping of Sentinel-1 to
+# Sentinel-2 patches are within Sentinel-1 json files").  The official 19-class split files
+# (git.tu-berlin.de/rsim/BigEarthNet-MM_19-classes_models splits/train.csv ...) hold "S2 name,S1 name" lines, no header.
 BEN_PATCHES = {
     # S2 name: (S1 name, CORINE labels)
     "S2A_MSIL2A_20170613T101031_0_45": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_39",
@@ -280,6 +303,10 @@ def make_bigearthnet_v2(root: Path, absent: tuple[str, ...] = V2_ABSENT, s1: boo
     return ks
 
 
+# ben-ge (Mommert et al. 2023; github.com/HSG-AIML/ben-ge README): ben-ge*_meta.csv with patch_id, patch_id_s1,
+# timestamp_s2, timestamp_s1, season_s2, season_s1, lon, lat; <patch_id>_esaworldcover.tif, one 8-bit band of ESA
+# WorldCover codes.  The folder names inside the ben-ge-8k archive (sentinel-2/, esaworldcover/) are not documented
+# there: they are this fixture's guess, and the loader finds the files at any depth.
 WORLDCOVER_BLOCKS = {
     # S2 name: quadrant WorldCover codes
     "S2A_MSIL2A_20170613T101031_0_45": (10, 10, 10, 20),
@@ -372,6 +399,8 @@ def worldclim_value(var: int, lat: float, lon: float) -> float:
     return var * 100 + np.floor(lat) + np.floor(lon) / 100
 
 
+# WorldClim 2.1 (Fick & Hijmans 2017; worldclim.org "Bioclimatic variables"): one GeoTIFF per variable named
+# wc2.1_<res>_bio_<i>.tif (i = 1..19) and wc2.1_<res>_elev.tif, EPSG:4326, float32, -3.4e38 no data over oceans.
 def make_worldclim(directory: Path, ocean: tuple[int, int] | None = None) -> Path:
     """WorldClim 2.1-named 1-degree rasters over 40-60 N, 0-20 E (``wc2.1_10m_bio_<i>.tif``, ``wc2.1_10m_elev.tif``);
     ``ocean``: a (lat, lon) cell set to no-data in every raster."""
@@ -387,6 +416,9 @@ def make_worldclim(directory: Path, ocean: tuple[int, int] | None = None) -> Pat
 
 
 # ----------------------------------------------------------------------------- OpenSARUrban
+# OpenSARUrban (Zhao et al. 2020, IEEE JSTARS): the paper gives 33,358 Sentinel-1 patches of 10 categories, VV and
+# VH, 100x100.  No independent description of the distributed files (folder names, naming, dtype) could be found,
+# so this fixture is NOT checked against the published format; docs/datasets.md says so.
 def make_opensarurban(root: Path, classes: tuple[str, ...], per_class: int = 3, layout: str = "folders",
                       dtype: str = "float32") -> Path:
     """One folder per category with ``VV/`` and ``VH/`` subfolders (``layout="folders"``) or
@@ -404,6 +436,12 @@ def make_opensarurban(root: Path, classes: tuple[str, ...], per_class: int = 3, 
 
 
 # ----------------------------------------------------------------------------- EarthNet2021
+# EarthNet2021 (Requena-Mesa et al. 2021, CVPR; github.com/earthnet2021/earthnet-toolkit): the toolkit's scorer
+# (earthnet/parallel_score.py, CubeCalculator.load_file) reads highresdynamic as (h, w, c, t), channels [:4] the
+# blue, green, red and near-infrared reflectance and the last channel the mask (1 = masked); test tracks come as
+# context/<tile>/context_<cube>.npz and target/<tile>/target_<cube>.npz (toolkit README: predictions mirror
+# targets as <tile>/<cube>.npz).  mesodynamic (80, 80, 5, 150) daily weather and highresstatic (elevation) as the
+# paper describes them; their exact dtypes were not checked against a file.
 def earthnet_cube(k: int, frames: int, size: int, days: int | None = None, channels: int = 7) -> dict[str, np.ndarray]:
     """Arrays of one minicube: reflectance ``0.1 + 0.01 c + 0.001 t`` in channel ``c`` of frame ``t`` (+ k/1000),
     the mask (last channel) set on odd frames' top row; meso weather ``0.1 v + t / 10000``."""
