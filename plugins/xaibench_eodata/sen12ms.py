@@ -224,9 +224,9 @@ class DFC2020(_Sen12msFamily):
     ``root``.  The DFC masks (codes 1-10) are reduced to the 8 classes of the harmonization
     paper (Savanna and Snow/Ice ignored, -1).  Arrays per split:
 
-    - ``x (N, C, 256, 256)`` float32: the ``modalities`` in order: S2 reflectance (DN / 10000,
+    - ``x (N, C, S, S)`` float32 (S = ``size``, 256 as published): the ``modalities`` in order: S2 reflectance (DN / 10000,
       clipped to [0, 1]); S1 backscatter clipped to ``s1_db_range`` dB and scaled to [0, 1];
-    - ``mask (N, 256, 256)`` int64 (class index, -1 ignored); ``fractions (N, 8)`` float32 (share
+    - ``mask (N, S, S)`` int64 (class index, -1 ignored); ``fractions (N, 8)`` float32 (share
       of labelled pixels); ``labels (N, 8)`` float32 (share > ``label_threshold``); ``label (N,)``
       int64 (largest share); ``lat``, ``lon`` ``(N,)`` float32 (patch centre, from the GeoTIFF);
       ``id (N,)`` str (``ROIs0000_validation_0_p30``).
