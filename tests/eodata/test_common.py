@@ -196,3 +196,23 @@ def test_data_check_errors_are_one_line(eo_cli, tmp_path):
     assert code == 1 and "not a loader of files on disk" in err
     code, out, _ = eo_cli("data", "list")
     assert code == 0 and "earthnet2021" in out and "ROIs0000_validation" in out
+
+
+def test_many_bad_files_are_summarised_by_kind_not_listed(eurosat_root, tmp_path, eo_cli, caplog):
+    import shutil
+
+    from xaibench_eodata.eurosat import EuroSAT
+    from xaibench_eodata.loading import WARN_EACH, load_dataset
+
+    root = tmp_path / "e"
+    shutil.copytree(eurosat_root, root)
+    tifs = sorted(root.rglob("*.tif"))
+    for f in tifs[:25]:
+        w.corrupt(f)
+    with caplog.at_level(logging.WARNING, logger="xaibench"):
+        b = load_dataset(EuroSAT(EuroSAT.Params(root=str(root), max_bad_fraction=1.0)), strict_splits=False)
+    assert b.meta["n_skipped"] == 25 and b.meta["problem_kinds"]["unreadable or malformed file"]["count"] == 25
+    assert caplog.text.count("cannot read raster") == WARN_EACH and "skipped 5 more bad samples (not named" in caplog.text
+    code, out, _ = eo_cli("data", "check", "eurosat", "--root", str(root))
+    assert code == 1 and "25 problems" in out and "unreadable or malformed file: 25, first 5:" in out
+    assert out.count("cannot read raster") == 5  # the first examples, not every file
