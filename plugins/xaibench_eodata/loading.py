@@ -1,11 +1,13 @@
 """From an index of records to a Bundle: splits, order and caps, threaded reads, the bad-file policy.
 
 Bad-file policy: a sample whose files are broken (:class:`~.errors.DataError` from
-``read``, or a :class:`~.base.Problem` found while indexing) is skipped with a warning
-naming it, as long as the skipped share stays within ``max_bad_fraction`` (checked
-separately for indexing problems, over all indexed candidates, and for read failures, over
-the samples read); beyond it, loading fails with the first problem's own error and the
-count.  Nothing is silently replaced.
+``read``, or a :class:`~.base.Problem` found while indexing) is skipped, as long as the
+skipped share stays within ``max_bad_fraction`` (checked separately for indexing problems,
+over all indexed candidates, and for read failures, over the samples read); beyond it,
+loading fails with the first problem's own error and the count.  Skipped samples are named
+in a warning each (the first :data:`WARN_EACH`, then one line counts the rest) and tallied
+by kind in ``meta["problem_kinds"]``.  Nothing is silently replaced.  Ids that split files
+or the layout's metadata list but the copy lacks are not bad samples (``meta["absent"]``).
 """
 
 from __future__ import annotations
