@@ -14,6 +14,9 @@ imported inside methods only.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -72,11 +75,30 @@ class SkipSample(Exception):
 @dataclass
 class Index:
     """The samples of a copy, the broken ones, and ids left out on purpose (``exclude_files``),
-    which split files may list without it being a problem."""
+    which split files may list without it being a problem.  ``absent``: ids the layout's own
+    metadata lists (BigEarthNet v2's ``metadata.parquet``) but the copy lacks, as
+    :meth:`.splits.Tally.as_dict` (counted and named once, not problems: partial copies are normal)."""
 
     records: list[Record]
     problems: list[Problem] = field(default_factory=list)
     ignored: set[str] = field(default_factory=set)
+    absent: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a loader reads, for :meth:`RealDataset.fingerprint`: folders walked (file names passing
+    ``keep``) and single side files (split lists, metadata tables)."""
+
+    roots: tuple[Path, ...]
+    keep: Callable[[str], bool]
+    side_files: tuple[str, ...] = ()
+
+
+def suffix_filter(*suffixes: str) -> Callable[[str], bool]:
+    """A ``keep`` predicate: file names ending (case-insensitively) with one of ``suffixes``."""
+    lowered = tuple(s.lower() for s in suffixes)
+    return lambda name: name.lower().endswith(lowered)
 
 
 class RealDataset(xc.Dataset):
@@ -97,6 +119,19 @@ class RealDataset(xc.Dataset):
     def finish(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
         """Post-process the stacked arrays in place (normalisation from training statistics...)."""
 
+    def sources(self) -> Sources:
+        """The folders and side files the loader reads (default: every GeoTIFF under ``root``
+        and the split files); loaders with other files or several roots override it."""
+        return Sources((Path(self.params.root).expanduser(),), suffix_filter(".tif", ".tiff"), self.split_side_files())
+
+    def split_side_files(self) -> tuple[str, ...]:
+        return tuple((self.params.split_files or {}).values())
+
+    def split_group(self, sid: str) -> str | None:
+        """The ``Record.group`` a split-file line names when it is not a sample id (a scene
+        folder), else ``None``.  Default: lines are sample ids only."""
+        return None
+
     # -- Dataset API --------------------------------------------------------------------
     def load(self, seed: int) -> Bundle:
         from .loading import load_dataset
@@ -105,6 +140,26 @@ class RealDataset(xc.Dataset):
 
     def varies_with_seed(self) -> bool:
         return False  # a copy on disk; random splits and sampling use params (split_seed...), not the grid seed
+
+    def fingerprint(self) -> str | None:
+        """``"<mode>:<files>:<digest>"`` of what :meth:`sources` lists (relative paths, sizes and
+        modification times; see :mod:`.fingerprint`), so that the ``data`` stage is recomputed
+        when the copy changes and reused when it does not.  ``None`` when ``params.fingerprint``
+        is ``off`` or ``root`` does not exist (loading then says what is missing)."""
+        from .fingerprint import tree_fingerprint
+
+        p = self.params
+        if p.fingerprint == "off" or not Path(p.root).expanduser().is_dir():
+            return None
+        src = self.sources()
+        start = time.perf_counter()
+        digest, n = tree_fingerprint(src.roots, src.keep, src.side_files, p.fingerprint, f"{self.name}@{self.version}",
+                                     workers=p.workers)  # fmt: skip
+        took = time.perf_counter() - start
+        if took > 5:
+            logging.getLogger("xaibench").info(
+                "%s: fingerprinted %d files in %.1f s (fingerprint: names skips the per-file stat)", self.name, n, took)
+        return f"{p.fingerprint}:{n}:{digest}"
 
     # -- helpers --------------------------------------------------------------------
     def root(self) -> Path:

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
 
-from .base import Index, Problem, RealDataset, Record, SkipSample
+from .base import Index, Problem, RealDataset, Record, SkipSample, Sources, suffix_filter
 from .errors import LabelError
 from .params import FusionParams, check_bands, check_class_map, distinct
 from .tables import (
@@ -117,8 +117,18 @@ class _BigEarthNetFamily(RealDataset):
             pairs[str(s2)] = s1
         return pairs
 
+    def sources(self) -> Sources:
+        p = self.params
+        roots = [Path(r).expanduser() for r in self._roots() if r]
+        side = [f for f in (p.pairs_file, *p.exclude_files) if f]
+        return Sources(tuple(roots), suffix_filter(".tif", ".tiff", ".json", ".csv"), (*side, *self.split_side_files()))
+
+    def _roots(self) -> list[str | None]:
+        p = self.params
+        return [p.root if "s2" in p.modalities or not p.s1_root else None, p.s1_root if "s1" in p.modalities else None]
+
     def _excluded(self) -> set[str]:
-        from .loading import read_id_list
+        from .splits import read_id_list
 
         out: set[str] = set()
         for f in self.params.exclude_files:
@@ -126,6 +136,10 @@ class _BigEarthNetFamily(RealDataset):
         return out
 
     # -- reading --------------------------------------------------------------------
+    def _s2_offset(self) -> float:
+        """DN offset added before scaling (BOA_ADD_OFFSET); BigEarthNet v1 has none."""
+        return 0.0
+
     def _read_s2(self, folder: Path, name: str) -> tuple[np.ndarray, float, float]:
         import math
 
@@ -143,7 +157,7 @@ class _BigEarthNetFamily(RealDataset):
                 count=1, size=(native, native), dtypes=S2_DTYPES,
                 out_size=(SIZE, SIZE), resampling=p.resampling, centre=(i == 0),
             )  # fmt: skip
-            out[i] = reflectance(r.data[0], p.s2_scale, p.clip_reflectance)
+            out[i] = reflectance(r.data[0], p.s2_scale, p.clip_reflectance, self._s2_offset())
             if i == 0:
                 lat, lon = r.lat, r.lon
         return out, lat, lon
@@ -351,6 +365,14 @@ class BenGe(_BigEarthNetFamily):
             provides=frozenset({"geo", "landcover"} | ({"mask", "fractions"} if self._worldcover() else set())),
             extra=extra,
         )
+
+    def _roots(self) -> list[str | None]:
+        p = self.params
+        return [p.root, p.s2_root, p.s1_root]
+
+    def sources(self) -> Sources:
+        src = super().sources()
+        return Sources(src.roots, src.keep, tuple(f for f in (self.params.meta_csv,) if f) + src.side_files)
 
     def _meta(self, root: Path) -> dict[str, dict[str, str]]:
         from .scan import walk_files

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 import xaibench.components as xc
 
-from .base import Index, Problem, RealDataset, Record
+from .base import Index, Problem, RealDataset, Record, Sources, suffix_filter
 from .errors import BadFileError
 from .params import RealParams
 from .tables import EARTHNET_CHANNELS, EARTHNET_UNITS, EARTHNET_WEATHER, S2_BANDS
@@ -137,6 +137,12 @@ class EarthNet2021(RealDataset):
         if not any(r.split != "test" for r in records):
             raise self.nothing_found(train, "EarthNet2021 training cubes (<tile>/<cube>.npz)")
         return Index(records, problems)
+
+    def sources(self) -> Sources:
+        p = self.params
+        root = Path(p.root).expanduser()
+        roots = [root / p.train_dir] + ([root / p.test_track] if p.test_track else [])
+        return Sources(tuple(roots), suffix_filter(".npz"), self.split_side_files())
 
     # -- reading -------------------------------------------------------------------
     # numpy parses .npy headers with ast.literal_eval, which CPython before 3.11.8 cannot run in

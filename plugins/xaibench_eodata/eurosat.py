@@ -9,10 +9,10 @@ from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
 
-from .base import Index, Problem, RealDataset, Record
+from .base import Index, Problem, RealDataset, Record, Sources, suffix_filter
 from .errors import EmptyDataError, LabelError
-from .params import OpticalParams, check_bands
-from .tables import EUROSAT_CLASSES, S2_BANDS, S2_NAMES
+from .params import OpticalParams, check_bands, distinct
+from .tables import EUROSAT_CLASSES, EUROSAT_FILE_BANDS, S2_BANDS, S2_NAMES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,9 +23,15 @@ REGION_COLUMNS = ("biogeographic_region", "biogeographical_region", "biogeo_regi
 
 
 class EuroSATParams(OpticalParams):
-    """Bands, the bioclimatic vector's source and the region split."""
+    """Bands, classes, the bioclimatic vector's source and the region split."""
 
-    bands: tuple[str, ...] | None = Field(None, description="Sentinel-2 bands, in this order (None: all 13)")
+    bands: tuple[str, ...] | None = Field(
+        None, description="Sentinel-2 bands, in this order (None: all 13 in wavelength order, B8A 9th; read from "
+        "the file's band 13)"
+    )
+    classes: tuple[str, ...] = Field(
+        EUROSAT_CLASSES, description="class folders to load, in class order (a subset of the 10; other folders are ignored)"
+    )
     aux: Literal["none", "csv", "worldclim"] = Field(
         "none", description="bioclimatic vector: none, the worldclim* columns of metadata_csv, or sampled from worldclim_dir"
     )
@@ -45,6 +51,14 @@ class EuroSATParams(OpticalParams):
     @classmethod
     def _bands(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if v is None else check_bands(v, S2_NAMES, "bands")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in v if c not in EUROSAT_CLASSES]
+        if unknown:
+            raise ValueError(f"classes must be among {', '.join(EUROSAT_CLASSES)} (got {', '.join(unknown)})")
+        return distinct(v)
 
     @model_validator(mode="after")
     def _sources(self) -> EuroSATParams:
@@ -71,19 +85,22 @@ def _natural(name: str) -> tuple:
 class EuroSAT(RealDataset):
     """EuroSAT (multispectral): 27,000 Sentinel-2 patches of 13 bands, 64x64, in 10 class folders.
 
-    ``root`` holds the class folders (``AnnualCrop/AnnualCrop_1.tif`` ...) at any depth.  The
+    ``root`` holds the class folders (``AnnualCrop/AnnualCrop_1.tif`` ...) at any depth;
+    ``classes`` picks a subset.  The files store the bands as B01..B12 then B8A (13th,
+    :data:`~.tables.EUROSAT_FILE_BANDS`); ``x`` holds ``bands`` in the order asked, by default
+    all 13 in wavelength order (B8A 9th, as the other loaders and the synthetic datasets).  The
     patch centre's latitude / longitude come from each file's georeferencing.  Bioclimatic
     vectors (``aux``): the ``worldclim*`` columns of a per-image ``metadata_csv``, or
     BIO1..BIO19 and elevation sampled (nearest pixel at the patch centre) from WorldClim 2.1
     GeoTIFFs; either way min-max normalised with the training split's minimum and maximum
     (not clipped: other regions may fall outside [0, 1]).  Arrays per split: ``x (N, C, 64, 64)``
-    float32 reflectance, ``label (N,)`` int64, ``labels (N, 10)`` float32 one-hot, ``lat`` /
+    float32 reflectance, ``label (N,)`` int64, ``labels (N, K)`` float32 one-hot, ``lat`` /
     ``lon (N,)`` float32, ``id (N,)`` str; with ``aux``: ``aux`` / ``aux_physical (N, A)``
     float32; with ``metadata_csv``: ``region (N,)`` int64 (index into ``meta["regions"]``).
     """
 
     name: ClassVar[str] = "eurosat"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: B8A read from the file's band 13 (it was taken from band 9, B09)
     Params: ClassVar[type[EuroSATParams]] = EuroSATParams
     params: EuroSATParams
     layout = "<root>/AnnualCrop/AnnualCrop_1.tif ... <root>/SeaLake/SeaLake_3000.tif (EuroSAT_MS)"
@@ -98,6 +115,8 @@ class EuroSAT(RealDataset):
             "aux_normalisation": "min-max with the training split's range, not clipped",
             "train_regions": list(p.train_regions or []),
             "test_regions": list(p.test_regions or []),
+            "file_band_order": list(EUROSAT_FILE_BANDS),
+            "band_source": [f"band {EUROSAT_FILE_BANDS.index(b) + 1} of 13" for b in p.s2_bands()],
         }
         if p.aux == "worldclim":
             from .worldclim import AUX_NAMES, AUX_UNITS
@@ -106,7 +125,7 @@ class EuroSAT(RealDataset):
         return xc.DatasetInfo(
             name=self.name,
             task="singlelabel",
-            classes=EUROSAT_CLASSES,
+            classes=p.classes,
             bands=tuple(s2[b] for b in p.s2_bands()),
             modalities=("s2",),
             provides=frozenset(provides),
@@ -147,16 +166,17 @@ class EuroSAT(RealDataset):
         folders = find_dirs(root, lambda n: n in EUROSAT_CLASSES, max_depth=8)
         if not folders:
             raise self.nothing_found(root, "EuroSAT class folders")
-        missing = [c for c in EUROSAT_CLASSES if c not in folders]
+        missing = [c for c in p.classes if c not in folders]
         if missing:
-            raise EmptyDataError(root, f"has no class folder {', '.join(missing)} (found: {', '.join(sorted(folders))})")
+            raise EmptyDataError(root, f"has no class folder {', '.join(missing)} (found: {', '.join(sorted(folders))}); "
+                                 "set `classes` to the folders your copy has")  # fmt: skip
         meta: dict[str, dict[str, str]] = {}
         region_col, aux_cols = None, []
         if p.metadata_csv:
             meta, region_col, _, aux_cols = self._metadata()
         records: list[Record] = []
         problems: list[Problem] = []
-        for label, cls in enumerate(EUROSAT_CLASSES):
+        for label, cls in enumerate(p.classes):
             files = sorted((f for f in folders[cls].iterdir() if f.suffix.lower() in (".tif", ".tiff")), key=lambda f: _natural(f.name))
             if not files:
                 raise EmptyDataError(folders[cls], "class folder holds no .tif file")
@@ -194,13 +214,13 @@ class EuroSAT(RealDataset):
         from .raster import read_raster, reflectance
 
         p = self.params
-        idx = [S2_NAMES.index(b) + 1 for b in p.s2_bands()]
+        idx = [EUROSAT_FILE_BANDS.index(b) + 1 for b in p.s2_bands()]
         r = read_raster(record.paths["tif"], count=13, size=SIZE, dtypes=("uint16", "int16"), bands=idx, centre=True)
         label = record.extra["label"]
         out: dict[str, Any] = {
             "x": reflectance(r.data, p.s2_scale, p.clip_reflectance),
             "label": np.int64(label),
-            "labels": np.eye(len(EUROSAT_CLASSES), dtype=np.float32)[label],
+            "labels": np.eye(len(p.classes), dtype=np.float32)[label],
             "lat": np.float32(r.lat),
             "lon": np.float32(r.lon),
         }
@@ -209,6 +229,14 @@ class EuroSAT(RealDataset):
         if p.aux == "csv":
             out["aux_physical"] = np.asarray(record.extra["aux"], dtype=np.float32)
         return out
+
+    def sources(self) -> Sources:
+        p = self.params
+        roots = [Path(p.root).expanduser()]
+        if p.aux == "worldclim" and p.worldclim_dir:
+            roots.append(Path(p.worldclim_dir).expanduser())
+        side = [f for f in (p.metadata_csv, p.elevation_file) if f]
+        return Sources(tuple(roots), suffix_filter(".tif", ".tiff"), (*side, *self.split_side_files()))
 
     def finish(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
         import numpy as np
@@ -254,9 +282,13 @@ class EuroSAT(RealDataset):
         if len(bad) > self.params.max_bad_fraction * total:
             raise BadFileError(self.params.worldclim_dir, f"no valid pixel within {self.params.nodata_search_px} px of "
                                f"{first} and {len(bad) - 1} more of {total} images (max_bad_fraction)")  # fmt: skip
+        kind = meta.setdefault("problem_kinds", {}).setdefault("no WorldClim value", {"count": 0, "examples": []})
         for s, i in bad:
-            log.warning("%s: skipped %s: no valid WorldClim pixel within %d px of its centre",
-                        self.name, splits[s]["id"][i], self.params.nodata_search_px)  # fmt: skip
+            why = f"{splits[s]['id'][i]}: no valid WorldClim pixel within {self.params.nodata_search_px} px of its centre"
+            log.warning("%s: skipped %s", self.name, why)
+            kind["count"] += 1
+            if len(kind["examples"]) < 5:
+                kind["examples"].append(why)
         for s, f in splits.items():
             keep = ~np.isnan(f["aux_physical"]).any(axis=1)
             for k in list(f):

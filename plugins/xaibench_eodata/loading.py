@@ -1,20 +1,20 @@
 """From an index of records to a Bundle: splits, order and caps, threaded reads, the bad-file policy.
 
 Bad-file policy: a sample whose files are broken (:class:`~.errors.DataError` from
-``read``, or a :class:`~.base.Problem` found while indexing) is skipped with a warning
-naming it, as long as the skipped share stays within ``max_bad_fraction`` (checked
-separately for indexing problems, over all indexed candidates, and for read failures, over
-the samples read); beyond it, loading fails with the first problem's own error and the
-count.  Nothing is silently replaced.
+``read``, or a :class:`~.base.Problem` found while indexing) is skipped, as long as the
+skipped share stays within ``max_bad_fraction`` (checked separately for indexing problems,
+over all indexed candidates, and for read failures, over the samples read); beyond it,
+loading fails with the first problem's own error and the count.  Skipped samples are named
+in a warning each (the first :data:`WARN_EACH`, then one line counts the rest) and tallied
+by kind in ``meta["problem_kinds"]``.  Nothing is silently replaced.  Ids that split files
+or the layout's metadata list but the copy lacks are not bad samples (``meta["absent"]``).
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from xaibench.bundle import Bundle
 from .base import Problem, Record, SkipSample
 from .errors import BadFileError, DataError, EmptyDataError, LabelError, MissingDataError, PairError
 from .params import SPLITS
+from .splits import EXAMPLES, Tally, assign_splits, random_split, read_id_list, stable_hash  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from .base import RealDataset
@@ -37,109 +38,6 @@ PROBLEM_ERRORS: dict[str, type[DataError]] = {
     "missing": MissingDataError,
 }
 _SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
-
-
-def stable_hash(text: str) -> int:
-    """A hash of ``text`` that, unlike ``hash()``, is the same in every process."""
-    return zlib.crc32(text.encode())
-
-
-# ------------------------------------------------------------------ splits
-def read_id_list(path: str | Path) -> list[str]:
-    """Sample ids in the first column of a CSV or text file (no header; a header line naming
-    a column such as ``patch_id`` is skipped), without blank lines or duplicates."""
-    from .base import require_file
-
-    p = require_file(path, "split file")
-    ids: list[str] = []
-    seen: set[str] = set()
-    try:
-        lines = p.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadFileError(p, f"cannot read split file: {exc}") from None
-    for i, line in enumerate(lines):
-        first = line.split(",")[0].strip().strip('"')
-        if not first or (i == 0 and first.lower() in ("id", "patch_id", "name", "patch", "image", "filename", "file")):
-            continue
-        if first not in seen:
-            seen.add(first)
-            ids.append(first)
-    if not ids:
-        raise EmptyDataError(p, "split file lists no sample")
-    return ids
-
-
-def random_split(
-    records: Sequence[Record], fractions: dict[str, float], seed: int
-) -> dict[str, list[Record]]:
-    """Split whole groups at random, separately per stratum, into ``fractions`` (the rest: train).
-
-    Group ``g`` of stratum ``s`` is placed by a permutation drawn from ``(seed, s)``, so a
-    split does not depend on the other strata or on the order of ``records``.
-    """
-    groups: dict[str, list[Record]] = {}
-    for r in sorted(records, key=lambda r: r.key):
-        groups.setdefault(r.group or r.key, []).append(r)
-    strata: dict[str, list[str]] = {}
-    for g, members in groups.items():
-        strata.setdefault(str(members[0].stratum), []).append(g)
-    out: dict[str, list[Record]] = {s: [] for s in SPLITS}
-    for stratum in sorted(strata):
-        names = sorted(strata[stratum])
-        perm = np.random.default_rng([seed, stable_hash(stratum)]).permutation(len(names))
-        start = 0
-        for split, share in fractions.items():
-            n = int(round(len(names) * share))
-            for i in perm[start : start + n]:
-                out[split].extend(groups[names[i]])
-            start += n
-        for i in perm[start:]:
-            out["train"].extend(groups[names[i]])
-    return out
-
-
-def assign_splits(
-    ds: RealDataset, records: list[Record], problems: list[Problem], ignored: set[str] = frozenset()
-) -> tuple[dict[str, list[Record]], dict]:
-    """Records per split: ``split_files`` first, else the layout's official splits (val carved
-    from train when there is none), else a grouped, stratified random split.  Ids listed in a
-    split file but absent from the copy are appended to ``problems``."""
-    p = ds.params
-    info: dict[str, Any] = {}
-    if p.split_files:
-        lookup: dict[str, Record] = {}
-        for r in records:
-            lookup[r.key] = r
-            for a in r.aliases:
-                lookup.setdefault(a, r)
-        known_bad = {pr.key for pr in problems if pr.key} | set(ignored)
-        out: dict[str, list[Record]] = {s: [] for s in SPLITS}
-        owner: dict[str, str] = {}
-        for split, file in p.split_files.items():
-            for sid in read_id_list(file):
-                r = lookup.get(sid)
-                if r is None:
-                    if sid not in known_bad:
-                        problems.append(Problem(str(file), f"lists sample {sid!r}, which is not under {p.root}", "missing"))
-                    continue
-                if r.key in owner and owner[r.key] != split:
-                    raise BadFileError(file, f"sample {sid!r} is also listed for split {owner[r.key]!r}")
-                if r.key not in owner:
-                    owner[r.key] = split
-                    out[split].append(r)
-        info["unlisted"] = len(records) - len(owner)
-        info["rule"] = "split_files"
-        return out, info
-    if records and all(r.split in SPLITS for r in records):
-        out = {s: [r for r in records if r.split == s] for s in SPLITS}
-        info["rule"] = "official"
-        if not out["val"] and p.val_fraction > 0 and out["train"]:
-            carved = random_split(out["train"], {"val": p.val_fraction}, p.split_seed)
-            out["train"], out["val"] = carved["train"], carved["val"]
-            info["rule"] = f"official, val = {p.val_fraction:g} of train"
-        return out, info
-    info["rule"] = f"random (val {p.val_fraction:g}, test {p.test_fraction:g}, split_seed {p.split_seed})"
-    return random_split(records, {"test": p.test_fraction, "val": p.val_fraction}, p.split_seed), info
 
 
 def ordered(records: Sequence[Record], seed: int, split: str) -> list[Record]:
@@ -232,9 +130,43 @@ def _raise_if_too_many(ds: RealDataset, errors: list[DataError], total: int, wha
         raise type(first)(first.path, first.message + more)
 
 
-def _warn_skipped(ds: RealDataset, errors: list[DataError]) -> None:
-    for err in errors:
+WARN_EACH = 20
+"""Skipped samples named one warning each; beyond, one line counts the rest (``data check`` groups them all)."""
+
+PROBLEM_KINDS: dict[type[DataError], str] = {
+    PairError: "missing counterpart",
+    LabelError: "bad label or metadata",
+    MissingDataError: "missing file",
+    BadFileError: "unreadable or malformed file",
+}
+
+
+def problem_kind(err: DataError) -> str:
+    """The summary heading of a problem (``data check`` groups problems by it)."""
+    for cls, kind in PROBLEM_KINDS.items():
+        if isinstance(err, cls):
+            return kind
+    return "other"
+
+
+def _warn_skipped(ds: RealDataset, errors: list[DataError], already: int = 0) -> int:
+    """Log each skipped sample, up to :data:`WARN_EACH` per load; returns how many were named."""
+    named = 0
+    for err in errors[: max(0, WARN_EACH - already)]:
         log.warning("%s: skipped %s", ds.name, err)
+        named += 1
+    if len(errors) > named:
+        log.warning("%s: skipped %d more bad samples (not named; `xaibench data check` summarises them by kind)",
+                    ds.name, len(errors) - named)  # fmt: skip
+    return named
+
+
+def tally_problems(problems: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """``{kind: {"count": n, "examples": ["path: reason", ...]}}`` over ``problems`` (``path``, ``reason``, ``kind``)."""
+    kinds: dict[str, Tally] = {}
+    for pr in problems:
+        kinds.setdefault(pr.get("kind", "other"), Tally()).add(f"{pr['path']}: {pr['reason']}")
+    return {k: {"count": t.count, "examples": t.examples} for k, t in sorted(kinds.items(), key=lambda kv: -kv[1].count)}
 
 
 def problem_error(problem: Problem) -> DataError:
@@ -256,11 +188,15 @@ def load_dataset(ds: RealDataset, strict_splits: bool = True) -> Bundle:
     splits, split_info = assign_splits(ds, index.records, problems, index.ignored)
     index_errors = [problem_error(pr) for pr in problems]
     _raise_if_too_many(ds, index_errors, len(index.records) + len(problems), "indexed")
-    _warn_skipped(ds, index_errors)
+    named = _warn_skipped(ds, index_errors)
+    absent = _absent(index.absent, split_info.get("absent"))
+    if absent:
+        log.warning("%s: %d ids listed in %s are not in this copy (left out, not bad samples), e.g. %s",
+                    ds.name, absent["count"], absent["source"], ", ".join(absent["examples"][:3]))  # fmt: skip
 
     fields: dict[str, dict[str, np.ndarray]] = {}
     counts: dict[str, int] = {}
-    skipped: list[dict[str, str]] = [{"path": e.path, "reason": e.message} for e in index_errors]
+    skipped = [{"path": e.path, "reason": e.message, "kind": problem_kind(e)} for e in index_errors]
     dropped: dict[str, int] = {}
     for split in SPLITS:
         records = ordered(splits.get(split, []), p.split_seed, split)
@@ -272,8 +208,8 @@ def load_dataset(ds: RealDataset, strict_splits: bool = True) -> Bundle:
             log.info("%s: dropped %d %s samples the task cannot use, e.g. %s", ds.name, len(why), split, why[0])
         errors = [e for _, e in bad]
         _raise_if_too_many(ds, errors, tried, f"read in split {split!r}")
-        _warn_skipped(ds, errors)
-        skipped.extend({"path": e.path, "reason": e.message} for e in errors)
+        named += _warn_skipped(ds, errors, named)
+        skipped.extend({"path": e.path, "reason": e.message, "kind": problem_kind(e)} for e in errors)
         counts[split] = len(ids)
         if ids:
             arrays["id"] = np.array(ids)
@@ -281,20 +217,35 @@ def load_dataset(ds: RealDataset, strict_splits: bool = True) -> Bundle:
     if strict_splits:
         for split in ("train", "test"):
             if not counts[split]:
-                raise EmptyDataError(root, f"split {split!r} is empty after splitting ({split_info['rule']}); "
+                hint = (f"; {absent['count']} ids listed in {absent['source']} are not in this copy, "
+                        f"e.g. {', '.join(absent['examples'][:3])}" if absent else "")  # fmt: skip
+                raise EmptyDataError(root, f"split {split!r} is empty after splitting ({split_info['rule']}{hint}); "
                                      "check split_files / fractions")  # fmt: skip
     if skipped:
-        log.warning("%s: skipped %d bad samples (max_bad_fraction %g); see the warnings above",
-                    ds.name, len(skipped), p.max_bad_fraction)  # fmt: skip
+        log.warning("%s: skipped %d bad samples (max_bad_fraction %g)", ds.name, len(skipped), p.max_bad_fraction)
     meta: dict[str, Any] = {
         "loader": f"{ds.name}@{ds.version}",
         "root": str(root),
         "counts": counts,
         "split_rule": split_info.get("rule", ""),
         "unlisted": split_info.get("unlisted", 0),
+        "absent": absent,
         "skipped": skipped[:1000],
         "n_skipped": len(skipped),
+        "problem_kinds": tally_problems(skipped),
         "dropped": dropped,
     }
     ds.finish(fields, meta)
     return Bundle.from_splits(fields, meta)
+
+
+def _absent(from_index: dict[str, Any] | None, from_splits: dict[str, Any] | None) -> dict[str, Any]:
+    """The ids a layout's metadata or the split files list but the copy lacks, merged (``{}``: none)."""
+    parts = [a for a in (from_index, from_splits) if a and a.get("count")]
+    if not parts:
+        return {}
+    return {
+        "count": sum(a["count"] for a in parts),
+        "examples": [e for a in parts for e in a["examples"]][:EXAMPLES],
+        "source": " and ".join(a["source"] for a in parts),
+    }

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 import xaibench.components as xc
 
-from .base import Index, Problem, RealDataset, Record
+from .base import Index, Problem, RealDataset, Record, Sources, suffix_filter
 from .errors import BadFileError, EmptyDataError
 from .params import RealParams, SarParams, distinct
 from .tables import OPENSARURBAN_CLASSES, S1_POLARIZATIONS, s1_band
@@ -127,6 +127,9 @@ class OpenSARUrban(RealDataset):
                 records.append(Record(key=key, paths={pol: files[pol] for pol in p.polarizations}, stratum=cls,
                                       extra={"label": label}))  # fmt: skip
         return Index(records, problems)
+
+    def sources(self) -> Sources:
+        return Sources((Path(self.params.root).expanduser(),), suffix_filter(*self.params.extensions), self.split_side_files())
 
     def _to_unit(self, data: np.ndarray, dtype: str, path: Path) -> np.ndarray:
         import numpy as np

@@ -37,6 +37,12 @@ class RealParams(xc.Params):
         "malformed files; beyond it loading fails with the first problem",
     )  # fmt: skip
     workers: int = Field(4, ge=1, le=64, description="threads reading files (rasterio releases the GIL)")
+    fingerprint: Literal["files", "names", "off"] = Field(
+        "files",
+        description="what joins the data stage's cache key besides the params: files: relative path, size and "
+        "modification time of every file the loader reads; names: their paths only (faster, misses files "
+        "overwritten in place); off: the params only",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> RealParams:

@@ -10,9 +10,10 @@ from .bigearthnet import BenGe, BigEarthNet
 from .earthnet import EarthNet2021
 from .eurosat import EuroSAT
 from .opensarurban import OpenSARUrban
+from .reben import BigEarthNetV2
 from .sen12ms import DFC2020, Sen12ms
 
-DATASETS = (DFC2020, BigEarthNet, BenGe, EuroSAT, OpenSARUrban, Sen12ms, EarthNet2021)
+DATASETS = (DFC2020, BigEarthNet, BigEarthNetV2, BenGe, EuroSAT, OpenSARUrban, Sen12ms, EarthNet2021)
 
 
 @hookimpl

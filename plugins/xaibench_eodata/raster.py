@@ -99,9 +99,12 @@ def centre_latlon(src) -> tuple[float, float]:
     return float(lat[0]), float(lon[0])
 
 
-def reflectance(dn: np.ndarray, scale: float, clip: bool) -> np.ndarray:
-    """Sentinel-2 digital numbers -> reflectance (float32), clipped to [0, 1] when ``clip``."""
-    x = dn.astype(np.float32) / np.float32(scale)
+def reflectance(dn: np.ndarray, scale: float, clip: bool, offset: float = 0.0) -> np.ndarray:
+    """Sentinel-2 digital numbers -> reflectance ``(DN + offset) / scale`` (float32), clipped to [0, 1] when ``clip``."""
+    x = dn.astype(np.float32)
+    if offset:
+        x += np.float32(offset)
+    x /= np.float32(scale)
     if clip:
         np.clip(x, 0.0, 1.0, out=x)
     return x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -9,14 +10,15 @@ from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
 
-from .base import Index, Problem, RealDataset, Record
+from .base import Index, Problem, RealDataset, Record, Sources
+from .errors import BadFileError
 from .params import FusionParams, SplitName, check_bands, check_class_map, distinct
 from .tables import DFC10_TO_8, IGBP_TO_8, LANDCOVER8, S1_POLARIZATIONS, S2_NAMES
 
 if TYPE_CHECKING:
     import numpy as np
 
-SIZE = (256, 256)
+SIZE = 256
 S2_DTYPES = ("uint16", "int16")
 S1_DTYPES = ("float32", "float64")
 CODE_DTYPES = ("uint8", "uint16", "int16", "int32", "uint32")
@@ -32,6 +34,9 @@ class Sen12msFamilyParams(FusionParams):
     label_threshold: float = Field(0.1, ge=0.0, lt=1.0, description="a class is an image label above this share of labelled pixels")
     class_map: dict[int, str | None] | None = Field(
         None, description="land-cover code -> class name (null: ignored); None: the documented default table"
+    )
+    size: int | None = Field(
+        SIZE, ge=8, description="patch side in pixels the files must have (published: 256); None: any, the same for all"
     )
 
     @field_validator("modalities", "polarizations")
@@ -53,8 +58,12 @@ class Sen12msFamilyParams(FusionParams):
         return self.bands or S2_NAMES
 
 
+SCENE_LINE = re.compile(r"^(?:.*/)?(?P<roi>ROIs\d+)_(?P<season>[A-Za-z0-9]+)/(?:s1|s2|lc|dfc|s2_cloudy)_(?P<scene>\d+)/?$")
+"""A scene folder as split files name it: ``ROIs1158_spring/s1_63`` (SEN12MS ``splits/SEN12MS_holdOutScenes.txt``)."""
+
+
 class _Sen12msFamily(RealDataset):
-    """Shared reading of SEN12MS-named triplets (one modality per file, 256x256)."""
+    """Shared reading of SEN12MS-named triplets (one modality per file, 256x256 as published)."""
 
     params: Sen12msFamilyParams
     label_kind: ClassVar[str] = "lc"
@@ -73,7 +82,20 @@ class _Sen12msFamily(RealDataset):
             "class_codes": self.code_name,
             "class_map": {str(k): v for k, v in sorted(table.items())},
             "mask_ignore_index": -1,
+            "band_source": self._band_sources(),
+            "size": p.size,
         }  # fmt: skip
+
+    def _band_sources(self) -> list[str]:
+        """Where each channel of ``x`` comes from (``data check`` prints it next to the band)."""
+        p = self.params
+        out: list[str] = []
+        for m in p.modalities:
+            if m == "s2":
+                out += [f"s2 file, band {S2_NAMES.index(b) + 1} of 13" for b in p.s2_bands()]
+            else:
+                out += [f"s1 file, band {S1_POLARIZATIONS.index(pol) + 1} of 2" for pol in p.polarizations]
+        return out
 
     def _lookup(self) -> np.ndarray:
         table = getattr(self, "_table", None)
@@ -83,6 +105,20 @@ class _Sen12msFamily(RealDataset):
             table = lookup_table(self.params.class_map if self.params.class_map is not None else self.default_map, LANDCOVER8)
             self._table = table
         return table
+
+    def sources(self) -> Sources:
+        roots = [Path(self.params.root).expanduser()]
+        cloudy = getattr(self.params, "cloudy_root", None)
+        if cloudy:
+            roots.append(Path(cloudy).expanduser())
+        return Sources(tuple(roots), _sen12ms_named, self.split_side_files())
+
+    def split_group(self, sid: str) -> str | None:
+        m = SCENE_LINE.match(sid.strip())
+        return f"{m['roi']}_{m['season']}_{m['scene']}" if m else None
+
+    def _size(self) -> tuple[int, int] | None:
+        return (self.params.size, self.params.size) if self.params.size else None
 
     def _needed(self) -> list[str]:
         return [*self.params.modalities, self.label_kind]
@@ -114,22 +150,26 @@ class _Sen12msFamily(RealDataset):
         from .raster import read_raster, reflectance, scale_db
 
         p = self.params
+        size = self._size()
         parts: list[np.ndarray] = []
         lat = lon = float("nan")
         for m in p.modalities:
             if m == "s2":
                 path = self._s2_path(record)
                 idx = [S2_NAMES.index(b) + 1 for b in p.s2_bands()]
-                r = read_raster(path, count=13, size=SIZE, dtypes=S2_DTYPES, bands=idx, centre=True)
+                r = read_raster(path, count=13, size=size, dtypes=S2_DTYPES, bands=idx, centre=True)
                 parts.append(reflectance(r.data, p.s2_scale, p.clip_reflectance))
             else:
+                path = record.paths["s1"]
                 idx = [S1_POLARIZATIONS.index(pol) + 1 for pol in p.polarizations]
-                r = read_raster(record.paths["s1"], count=2, size=SIZE, dtypes=S1_DTYPES, bands=idx, centre=True)
+                r = read_raster(path, count=2, size=size, dtypes=S1_DTYPES, bands=idx, centre=True)
                 parts.append(scale_db(r.data, p.s1_db_range))
+            _same_size(parts[0].shape[1:], parts[-1].shape[1:], path)
             if np.isnan(lat):
                 lat, lon = r.lat, r.lon
         label_path = record.paths[self.label_kind]
-        codes = read_raster(label_path, count=self.label_count, size=SIZE, dtypes=CODE_DTYPES, bands=[1]).data[0]
+        codes = read_raster(label_path, count=self.label_count, size=size, dtypes=CODE_DTYPES, bands=[1]).data[0]
+        _same_size(parts[0].shape[1:], codes.shape, label_path)
         mask = to_mask(codes, self._lookup(), label_path)
         out = {
             "x": np.concatenate(parts, axis=0),
@@ -146,6 +186,15 @@ class _Sen12msFamily(RealDataset):
 
     def _extra_fields(self, record: Record) -> dict[str, Any]:
         return {}
+
+
+def _sen12ms_named(name: str) -> bool:
+    return name.startswith("ROIs") and name.lower().endswith((".tif", ".tiff"))
+
+
+def _same_size(first: tuple[int, ...], this: tuple[int, ...], path: Path) -> None:
+    if tuple(first) != tuple(this):
+        raise BadFileError(path, f"is {this[0]}x{this[1]} px, the sample's other files {first[0]}x{first[1]}")
 
 
 # ----------------------------------------------------------------------------- DFC2020
@@ -175,9 +224,9 @@ class DFC2020(_Sen12msFamily):
     ``root``.  The DFC masks (codes 1-10) are reduced to the 8 classes of the harmonization
     paper (Savanna and Snow/Ice ignored, -1).  Arrays per split:
 
-    - ``x (N, C, 256, 256)`` float32: the ``modalities`` in order: S2 reflectance (DN / 10000,
+    - ``x (N, C, S, S)`` float32 (S = ``size``, 256 as published): the ``modalities`` in order: S2 reflectance (DN / 10000,
       clipped to [0, 1]); S1 backscatter clipped to ``s1_db_range`` dB and scaled to [0, 1];
-    - ``mask (N, 256, 256)`` int64 (class index, -1 ignored); ``fractions (N, 8)`` float32 (share
+    - ``mask (N, S, S)`` int64 (class index, -1 ignored); ``fractions (N, 8)`` float32 (share
       of labelled pixels); ``labels (N, 8)`` float32 (share > ``label_threshold``); ``label (N,)``
       int64 (largest share); ``lat``, ``lon`` ``(N,)`` float32 (patch centre, from the GeoTIFF);
       ``id (N,)`` str (``ROIs0000_validation_0_p30``).
@@ -328,7 +377,7 @@ class Sen12ms(_Sen12msFamily):
             return False
         import numpy as np
 
-        from .loading import stable_hash
+        from .splits import stable_hash
 
         return bool(np.random.default_rng([p.cloudy_seed, stable_hash(record.key)]).random() < p.cloudy_probability)
 

@@ -164,9 +164,49 @@ _BEN19_FROM_43: tuple[tuple[int, ...], ...] = (
 BEN43_TO_19: dict[str, int | None] = {name: None for name in BEN43} | {
     BEN43[old]: new for new, olds in enumerate(_BEN19_FROM_43) for old in olds
 }
-"""CORINE label -> index into :data:`BEN19`; ``None`` for the 10 labels the nomenclature drops
+"""CORINE label -> index into :data:`BEN19`; ``None`` for the 11 labels the nomenclature drops
 (road/rail, port, airports, mineral extraction, dump and construction sites, green urban,
 sport and leisure, bare rock, burnt areas, intertidal flats)."""
+
+CLC_LEVEL3: dict[int, str] = {
+    111: "Continuous urban fabric", 112: "Discontinuous urban fabric", 121: "Industrial or commercial units",
+    122: "Road and rail networks and associated land", 123: "Port areas", 124: "Airports",
+    131: "Mineral extraction sites", 132: "Dump sites", 133: "Construction sites", 141: "Green urban areas",
+    142: "Sport and leisure facilities", 211: "Non-irrigated arable land", 212: "Permanently irrigated land",
+    213: "Rice fields", 221: "Vineyards", 222: "Fruit trees and berry plantations", 223: "Olive groves",
+    231: "Pastures", 241: "Annual crops associated with permanent crops", 242: "Complex cultivation patterns",
+    243: "Land principally occupied by agriculture, with significant areas of natural vegetation",
+    244: "Agro-forestry areas", 311: "Broad-leaved forest", 312: "Coniferous forest", 313: "Mixed forest",
+    321: "Natural grassland", 322: "Moors and heathland", 323: "Sclerophyllous vegetation",
+    324: "Transitional woodland/shrub", 331: "Beaches, dunes, sands", 332: "Bare rock", 333: "Sparsely vegetated areas",
+    334: "Burnt areas", 335: "Glaciers and perpetual snow", 411: "Inland marshes", 412: "Peatbogs",
+    421: "Salt marshes", 422: "Salines", 423: "Intertidal flats", 511: "Water courses", 512: "Water bodies",
+    521: "Coastal lagoons", 522: "Estuaries", 523: "Sea and ocean",
+}  # fmt: skip
+"""CORINE Land Cover level-3 codes (the values of BigEarthNet v2's reference maps) and their names as
+BigEarthNet v1 writes them (:data:`BEN43` is this list without 335, glaciers, absent from BigEarthNet)."""
+
+CLC_NODATA: tuple[int, ...] = (0, 990, 995, 999)
+"""Reference-map values that are no class: 0 (no CLC polygon under the pixel) and CLC's own
+unclassified land (990), unclassified water (995) and no data (999); ignored (-1) in masks."""
+
+CLC_TO_BEN19: dict[int, int | None] = {code: BEN43_TO_19.get(name) for code, name in CLC_LEVEL3.items()}
+"""CLC code -> index into :data:`BEN19` (Sumbul et al. 2021); ``None`` for the 11 codes the
+nomenclature drops and for 335 (glaciers)."""
+
+CLC_TO_8: dict[int, str | None] = {
+    **{code: "Urban/Built-up" for code in (111, 112, 121, 122, 123, 124, 131, 132, 133, 141, 142)},
+    **{code: "Cropland" for code in (211, 212, 213, 221, 222, 223, 241, 242, 243)},
+    231: "Grassland",  # pastures: managed grassland
+    244: None,  # agro-forestry (sparse trees over crops or pasture): savanna-like, not among the 8 (as IGBP 8-9)
+    311: "Forest", 312: "Forest", 313: "Forest",
+    321: "Grassland", 322: "Shrubland", 323: "Shrubland", 324: "Shrubland",
+    331: "Barren", 332: "Barren", 333: "Barren", 334: "Barren",
+    335: None,  # glaciers and perpetual snow: ignored, as snow/ice elsewhere
+    411: "Wetland", 412: "Wetland", 421: "Wetland", 422: "Wetland", 423: "Wetland",
+    511: "Water", 512: "Water", 521: "Water", 522: "Water", 523: "Water",
+}  # fmt: skip
+"""CLC code -> :data:`LANDCOVER8` (this project's reduction; docs/datasets.md gives the reasons)."""
 
 # ---------------------------------------------------------------- EuroSAT, OpenSARUrban
 EUROSAT_CLASSES: tuple[str, ...] = (
@@ -182,6 +222,14 @@ EUROSAT_CLASSES: tuple[str, ...] = (
     "SeaLake",
 )
 """The 10 EuroSAT classes, in the (alphabetical) order of the class folders."""
+
+EUROSAT_FILE_BANDS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B8A")
+"""Band order inside the published EuroSAT_MS GeoTIFFs: B8A is the 13th band, not the 9th.
+
+Sources: phelber/EuroSAT issue #7 (closed by the authors without disagreement); torchgeo
+issue #2458 (checked in QGIS: band 9 has the 60 m texture of B09), fixed by torchgeo PR #2480
+(``all_band_names`` ends with ``B8A``); ServiceNow/geo-bench issue #28.  The EuroSAT paper
+lists the bands in wavelength order, which is not the file order."""
 
 OPENSARURBAN_CLASSES: tuple[str, ...] = (
     "Airport",

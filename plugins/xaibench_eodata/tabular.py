@@ -55,3 +55,24 @@ def read_json(path: str | Path) -> Any:
         raise LabelError(p, "label file does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LabelError(p, f"cannot parse JSON: {str(exc).splitlines()[0]}") from None
+
+
+def read_parquet_columns(path: str | Path, columns: tuple[str, ...], what: str) -> Any:
+    """A :class:`pyarrow.Table` with ``columns`` of a Parquet file; a missing, unreadable or
+    column-less file is a :class:`LabelError` naming it and the columns it has."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .base import require_file
+
+    p = require_file(path, what)
+    try:
+        schema = pq.read_schema(p)
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise LabelError(p, f"has no column {', '.join(missing)} (columns: {', '.join(schema.names)})")
+        return pq.read_table(p, columns=list(columns))
+    except LabelError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise LabelError(p, f"cannot read Parquet: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

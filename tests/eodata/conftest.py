@@ -94,3 +94,15 @@ def osu_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def earthnet_root(tmp_path_factory) -> Path:
     return w.make_earthnet(tmp_path_factory.mktemp("earthnet") / "earthnet2021")
+
+
+@pytest.fixture(scope="session")
+def ben2_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ben2") / "BigEarthNet-v2.0"
+    w.make_bigearthnet_v2(root)
+    return root
+
+
+@pytest.fixture
+def ben2_copy(ben2_root, tmp_path) -> Path:
+    return _copy(ben2_root, tmp_path)

@@ -162,3 +162,26 @@ def test_benge_unknown_worldcover_code_and_missing_patch(benge_root, tmp_path):
     shutil.rmtree(root / "sentinel-2" / name)
     with pytest.raises(PairError, match=f"{name}_esaworldcover.tif: has no BigEarthNet-S2 patch folder"):
         benge(root)
+
+
+def test_official_split_files_on_a_partial_copy(ben_roots, tmp_path, eo_cli):
+    """The official 19-class split files list 519,284 patches as "S2 name,S1 name" lines without a header
+    (BigEarthNet-MM_19-classes_models splits/*.csv, as torchgeo reads them); a copy holding a handful of
+    them loads, and the ids it lacks are counted and named once, never as bad samples."""
+    absent = [f"S2A_MSIL2A_20171208T093351_{i // 100}_{i % 100}" for i in range(20000)]
+    s1 = "S1B_IW_GRDH_1SDV_20171208T165020_33VWH_0_0"
+    files = {}
+    for split, names in (("train", NAMES[:3] + absent[:12000]), ("val", absent[12000:15000]),
+                         ("test", NAMES[3:5] + absent[15000:])):  # fmt: skip
+        files[split] = tmp_path / f"{split}.csv"
+        files[split].write_text("".join(f"{n},{s1}\n" for n in names))
+    params = {"split_files": {k: str(v) for k, v in files.items()}, "max_bad_fraction": 0}
+    b = ben(ben_roots[0], **params)
+    assert sorted(b["train/id"]) == sorted(n for n in NAMES[:3] if n != UNLABELLED) and sorted(b["test/id"]) == NAMES[3:5]
+    assert b.meta["absent"]["count"] == 20000 and b.meta["absent"]["examples"][0] == absent[0] and b.meta["n_skipped"] == 0
+    args = ["data", "check", "bigearthnet", "--root", str(ben_roots[0]), "-p",
+            "split_files={" + ", ".join(f"{k}: {v}" for k, v in files.items()) + "}"]  # fmt: skip
+    code, out, err = eo_cli(*args)
+    assert code == 0, err
+    assert out.count("20000 ids listed in split files (train.csv, val.csv, test.csv) are not in this copy") == 1
+    assert absent[0] in out and absent[10] not in out and len(out.splitlines()) < 80  # a summary, not 20,000 lines

@@ -87,18 +87,20 @@ def test_loading_twice_gives_identical_arrays_and_ignores_the_grid_seed(dfc_root
     assert dfc(dfc_root).varies_with_seed() is False
 
 
-def test_split_files_pick_samples_and_report_unknown_ids(dfc_root, tmp_path, caplog):
+def test_split_files_pick_samples_and_count_absent_ids(dfc_root, tmp_path, caplog):
     (tmp_path / "train.csv").write_text("ROIs0000_test_0_p0\nROIs0000_test_s2_0_p1.tif\nROIs0000_test_1_p2\n")
     (tmp_path / "test.csv").write_text("ROIs0000_validation_0_p30\nROIs0000_validation_9_p99\n")
     files = {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")}
-    with pytest.raises(Exception, match="lists sample 'ROIs0000_validation_9_p99', which is not under"):
-        dfc(dfc_root, split_files=files).load(0)
     with caplog.at_level(logging.WARNING, logger="xaibench"):
-        b = dfc(dfc_root, split_files=files, max_bad_fraction=0.5).load(0)
+        b = dfc(dfc_root, split_files=files, max_bad_fraction=0).load(0)  # an absent id is not a bad sample
     assert sorted(b["train/id"]) == ["ROIs0000_test_0_p0", "ROIs0000_test_0_p1", "ROIs0000_test_1_p2"]
     assert list(b["test/id"]) == ["ROIs0000_validation_0_p30"] and "val/id" not in b
-    assert b.meta["unlisted"] == 8 - 4 and b.meta["n_skipped"] == 1
-    assert "ROIs0000_validation_9_p99" in caplog.text
+    assert b.meta["unlisted"] == 8 - 4 and b.meta["n_skipped"] == 0
+    assert b.meta["absent"]["count"] == 1 and b.meta["absent"]["examples"] == ["ROIs0000_validation_9_p99"]
+    assert caplog.text.count("ROIs0000_validation_9_p99") == 1  # named once, in one line
+    (tmp_path / "other.csv").write_text("ROIs9999_nowhere_1_p1\nROIs9999_nowhere_1_p2\n")
+    with pytest.raises(EmptyDataError, match=r"split 'train' is empty .*3 ids listed in split files .*ROIs9999_nowhere_1_p1"):
+        dfc(dfc_root, split_files={"train": str(tmp_path / "other.csv"), "test": str(tmp_path / "test.csv")}).load(0)
     (tmp_path / "test.csv").write_text("ROIs0000_test_0_p0\n")
     with pytest.raises(BadFileError, match="also listed for split 'train'"):
         dfc(dfc_root, split_files=files).load(0)
@@ -165,8 +167,10 @@ def test_data_check_summarises_a_copy(eo_cli, dfc_root):
     assert "samples per split" in out and "no problems found" in out
     assert "│ train │ 5" in out and "│ test  │ 3" in out
     assert "Urban/Built-up" in out and "VH" in out and "B8A" in out  # class table and band statistics
-    row = next(line for line in out.splitlines() if line.startswith("│ B1 "))
-    assert "0.1" in row  # DN 1000-1007 / 10000
+    row = next(line for line in out.splitlines() if line.startswith("│ 1 "))
+    assert "│ B1 " in row and "0.1" in row  # DN 1000-1007 / 10000
+    row9 = next(line for line in out.splitlines() if line.startswith("│ 9 "))
+    assert "│ B8A " in row9 and "band 9 of 13" in row9  # SEN12MS / DFC2020 files: B8A is their 9th band
 
 
 def test_data_check_lists_every_problem_and_exits_1(eo_cli, dfc_copy):
@@ -192,3 +196,23 @@ def test_data_check_errors_are_one_line(eo_cli, tmp_path):
     assert code == 1 and "not a loader of files on disk" in err
     code, out, _ = eo_cli("data", "list")
     assert code == 0 and "earthnet2021" in out and "ROIs0000_validation" in out
+
+
+def test_many_bad_files_are_summarised_by_kind_not_listed(eurosat_root, tmp_path, eo_cli, caplog):
+    import shutil
+
+    from xaibench_eodata.eurosat import EuroSAT
+    from xaibench_eodata.loading import WARN_EACH, load_dataset
+
+    root = tmp_path / "e"
+    shutil.copytree(eurosat_root, root)
+    tifs = sorted(root.rglob("*.tif"))
+    for f in tifs[:25]:
+        w.corrupt(f)
+    with caplog.at_level(logging.WARNING, logger="xaibench"):
+        b = load_dataset(EuroSAT(EuroSAT.Params(root=str(root), max_bad_fraction=1.0)), strict_splits=False)
+    assert b.meta["n_skipped"] == 25 and b.meta["problem_kinds"]["unreadable or malformed file"]["count"] == 25
+    assert caplog.text.count("cannot read raster") == WARN_EACH and "skipped 5 more bad samples (not named" in caplog.text
+    code, out, _ = eo_cli("data", "check", "eurosat", "--root", str(root))
+    assert code == 1 and "25 problems" in out and "unreadable or malformed file: 25, first 5:" in out
+    assert out.count("cannot read raster") == 5  # the first examples, not every file

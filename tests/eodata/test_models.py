@@ -17,6 +17,7 @@ CASES = {
     "sen12ms": ("sen12ms", "sen12ms_roots", {"test_seasons": ["summer"]}, "resnet-18", TINY),
     "bigearthnet": ("bigearthnet", "ben_roots", {"modalities": ["s2", "s1"], "test_fraction": 0.4, "val_fraction": 0},
                     "resnet-18", TINY),
+    "bigearthnet-v2": ("bigearthnet-v2", "ben2_root", {"modalities": ["s2", "s1"]}, "resnet-18", TINY),
     "ben-ge": ("ben-ge", "benge_root", {"test_fraction": 0.4, "val_fraction": 0}, "uh-net",
                {**TINY, "skip_pooling": [4]}),
     "eurosat": ("eurosat", "eurosat_root", {"aux": "csv", "metadata_csv": "{root}/eurosat_meta.csv"}, "resnet-18-cbn", TINY),
@@ -58,7 +59,9 @@ def test_a_zoo_model_trains_an_epoch_and_predicts(case, request, eo_session):
     assert logits.shape == (1, ds.info().n_classes) and torch.isfinite(logits).all()
 
 
-def test_a_tiny_attribution_grid_runs_on_every_loader(request, eo_cli, workdir):
+def test_a_tiny_attribution_grid_runs_on_every_loader(request, eo_session, eo_cli, workdir):
+    """Every loader runs end to end; those with masks also run the harmonization study's F1
+    (``segmentation-agreement``), on BigEarthNet v2 against its reference maps."""
     import yaml
 
     registry = {
@@ -70,7 +73,7 @@ def test_a_tiny_attribution_grid_runs_on_every_loader(request, eo_cli, workdir):
         "exclude": [{"model": "cnn", "dataset": "earthnet2021"}],  # convlstm requires a forecast dataset: skipped elsewhere
         "attributions": {"gxf": "gradients-x-features"},
         "postprocessors": {"none": "none"},
-        "metrics": {"entropy": "xai-entropy"},
+        "metrics": {"entropy": "xai-entropy", "seg": "segmentation-agreement"},  # seg requires a mask: skipped elsewhere
         "tracking": {"uri": f"sqlite:///{workdir}/mlflow.db"},
     }
     (workdir / "real.yaml").write_text(yaml.safe_dump(registry))
@@ -81,3 +84,14 @@ def test_a_tiny_attribution_grid_runs_on_every_loader(request, eo_cli, workdir):
     table = pq.read_table(workdir / "results" / "eodata-grid.parquet").to_pylist()
     entropy = {(r["dataset"], r["layer"]) for r in table if r["metric"] == "entropy" and r["status"] == "ok"}
     assert entropy == {(c, "deep") for c in CASES}
+    seg = [r for r in table if r["metric"] == "seg" and r["status"] == "ok"]
+    masked = {c for c in CASES if "mask" in eo_session.catalog.create("dataset", CASES[c][0], _params(request, c)).info().provides}
+    assert {r["dataset"] for r in seg} == masked and "bigearthnet-v2" in masked
+    ben2 = [r for r in seg if r["dataset"] == "bigearthnet-v2"]
+    stats = {r["statistic"]: r["value"] for r in ben2 if not r["sub_key"]}
+    assert {"accuracy", "f1_micro", "f1_macro", "iou_mean"} <= set(stats) and 0 <= stats["f1_micro"] <= 1
+    from . import writers as w
+
+    test_maps = {w.V2_CLC19[c] for n, (_, split, codes) in w.V2_PATCHES.items() if split == "test" for c in codes}
+    per_class = {r["sub_key"] for r in ben2 if r["statistic"] == "f1"}
+    assert test_maps - {None} <= per_class  # the test patches' reference-map classes are scored, by 19-class name

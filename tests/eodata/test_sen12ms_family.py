@@ -164,3 +164,39 @@ def test_sen12ms_missing_land_cover_is_a_pair_problem(sen12ms_roots, tmp_path):
     (root / "ROIs1158_spring" / "lc_1" / "ROIs1158_spring_lc_1_p31.tif").unlink()
     with pytest.raises(Exception, match=r"ROIs1158_spring_s2_1_p31.tif: has no lc counterpart"):
         Sen12ms(Sen12ms.Params(root=str(root))).load(0)
+
+
+def test_sen12ms_hold_out_scenes_file_is_a_split_file(sen12ms_roots, tmp_path):
+    """splits/SEN12MS_holdOutScenes.txt (github.com/schmitt-muc/SEN12MS) names scene folders ("ROIs1158_spring/s1_63"):
+    all patches of a listed scene form the test split, the other patches train (val carved from them by scene)."""
+    holdout = tmp_path / "SEN12MS_holdOutScenes.txt"
+    holdout.write_text("ROIs1158_spring/s1_1\nROIs1868_summer/s1_6\nROIs1970_fall/s1_120\n")  # fall 120: not in the copy
+    b = s12(sen12ms_roots, split_files={"test": str(holdout)}, val_fraction=0)
+    assert sorted(b["test/id"]) == ["ROIs1158_spring_1_p30", "ROIs1158_spring_1_p31", "ROIs1868_summer_6_p11"]
+    assert sorted(b["train/id"]) == ["ROIs1158_spring_2_p40", "ROIs1868_summer_5_p10", "ROIs2017_winter_9_p9"]
+    assert b.meta["absent"]["count"] == 1 and b.meta["absent"]["examples"] == ["ROIs1970_fall/s1_120"]
+    assert b.meta["split_rule"].startswith("split_files; train = samples no split file lists")
+    with_val = s12(sen12ms_roots, split_files={"test": str(holdout)}, val_fraction=0.34)
+    val_scenes = {k.rsplit("_", 1)[0] for k in with_val["val/id"]}
+    assert len(val_scenes) == 1 and not val_scenes & {k.rsplit("_", 1)[0] for k in with_val["train/id"]}
+
+
+def test_pre_cropped_copies_set_size(tmp_path):
+    """Community copies cropped to 128 px are read with `size: 128` (or `size: null`); the published 256 is the default."""
+    root = tmp_path / "DFC128"
+    for k, ((subset, scene, patch), codes) in enumerate(sorted(w.DFC_PATCHES.items())):
+        base = root / f"ROIs0000_{subset}"
+        suffix = "validation" if subset == "validation" else "0"
+        stem = f"ROIs0000_{subset}_{{kind}}_{scene}_p{patch}"
+        w.write_tif(base / f"s2_{suffix}" / f"{stem.format(kind='s2')}.tif", w.s2_patch(k, 128))
+        w.write_tif(base / f"s1_{suffix}" / f"{stem.format(kind='s1')}.tif", w.s1_patch(k, 128))
+        w.write_tif(base / f"dfc_{suffix}" / f"{stem.format(kind='dfc')}.tif", w.block_mask(codes, 128))
+    with pytest.raises(BadFileError, match="is 128x128 px, expected 256x256"):
+        dfc(root)
+    for size in (128, None):
+        b = dfc(root, size=size, modalities=["s2", "s1"])
+        assert b["train/x"].shape[1:] == (15, 128, 128) and b["test/mask"].shape[1:] == (128, 128)
+    odd = next(root.rglob("ROIs0000_test_dfc_0_p1.tif"))
+    w.write_tif(odd, w.block_mask((5, 1, 1, 1), 256))
+    with pytest.raises(BadFileError, match=r"ROIs0000_test_dfc_0_p1.tif: is 256x256 px, the sample's other files 128x128"):
+        dfc(root, size=None)

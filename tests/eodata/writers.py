@@ -1,4 +1,8 @@
-"""Tiny copies of the published datasets, written in their formats (GeoTIFF with CRS, JSON, CSV, NPZ).
+"""Tiny copies of the published datasets, written in their formats (GeoTIFF with CRS, JSON, CSV, NPZ, Parquet).
+
+Each writer follows the published format as an independent source states it (the dataset's paper,
+its official repository, or torchgeo's reader), cited in a comment next to it; nothing here is taken
+from the loaders' own constants.  OpenSARUrban is the exception: no source could be found (said there).
 
 Pixel values are chosen so that tests can check the loaders against known answers:
 Sentinel-2 band ``b`` (0-based, 13-band order) holds DN ``1000 + 100 b`` (+ the sample's
@@ -26,7 +30,7 @@ def s2_dn(band: int, k: int = 0) -> int:
 
 
 def write_tif(path: Path, data: np.ndarray, res: float = 10.0, crs: str = "EPSG:32632",
-              centre: tuple[float, float] = CENTRE, nodata: float | None = None) -> Path:
+              centre: tuple[float, float] = CENTRE, nodata: float | None = None, compress: str | None = None) -> Path:
     """``data`` ``(C, H, W)`` or ``(H, W)`` as a GeoTIFF whose centre is ``centre`` (in ``crs`` units)."""
     data = np.asarray(data)
     if data.ndim == 2:
@@ -35,8 +39,9 @@ def write_tif(path: Path, data: np.ndarray, res: float = 10.0, crs: str = "EPSG:
     transform = from_origin(centre[0] - w * res / 2, centre[1] + h * res / 2, res, res)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    extra = {"compress": compress} if compress else {}
     with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype.name,
-                       crs=crs, transform=transform, nodata=nodata) as dst:
+                       crs=crs, transform=transform, nodata=nodata, **extra) as dst:
         dst.write(data)
     return path
 
@@ -78,6 +83,11 @@ def write_sen12ms_triplet(folder_of: dict[str, Path], stem: str, k: int, label: 
     return out
 
 
+# DFC2020 (IEEE GRSS Data Fusion Contest 2020; the contest's baseline, github.com/lukasliebel/dfc2020_baseline,
+# code/datasets.py): folders ROIs0000_validation/s2_validation and ROIs0000_test/s2_0, the s1_* / dfc_* files
+# named by replacing "s2_" ("ROIs0000_validation_dfc_0_p30.tif"); S2 has 13 bands in the order its
+# S2_BANDS_HR/MR/LR indices imply (B2 B3 B4 B8 = 2 3 4 8; B5 B6 B7 B8A B11 B12 = 5 6 7 9 12 13; B1 B9 B10 = 1 10 11,
+# i.e. B8A 9th), S1 is dB (clipped to [-25, 0] there), band 1 of dfc holds the classes 1-10; 256x256 (SEN12MS).
 DFC_PATCHES = {
     # subset, scene, patch: (DFC codes of the quadrants)
     ("validation", 0, 30): (1, 1, 10, 10),  # Forest, Water
@@ -104,6 +114,13 @@ def make_dfc2020(root: Path) -> dict[tuple, dict[str, Path]]:
     return out
 
 
+# SEN12MS (Schmitt et al. 2019, ISPRS Annals IV-2/W7; github.com/schmitt-muc/SEN12MS README and
+# classification/dataset.py): ROIs1158_spring/s2_1/ROIs1158_spring_s2_1_p30.tif with s1_1/ and lc_1/ alongside,
+# 256x256; S2 L1C 13 bands with B8A 9th (S2_BANDS_LD = [2, 3, 4, 5, 6, 7, 8, 9, 12, 13] are B2-B8, B8A, B11, B12);
+# S1 VV, VH in dB; lc 4 bands, band 1 IGBP (the paper's land-cover description).  Official hold-out split:
+# splits/SEN12MS_holdOutScenes.txt, lines such as "ROIs1158_spring/s1_63" (scene folders).
+# SEN12MS-CR (mediaTUM m1554803; PatrickTUM/SEN12MS-CR-TS util/dl_data.sh unpacks ROIs1158_spring_s2_cloudy.tar.gz):
+# ROIs1158_spring_s2_cloudy/s2_cloudy_1/ROIs1158_spring_s2_cloudy_1_p30.tif.
 SEN12MS_PATCHES = {
     ("ROIs1158", "spring", 1, 30): (1, 10, 12, 13),
     ("ROIs1158", "spring", 1, 31): (16, 16, 17, 17),
@@ -131,6 +148,13 @@ def make_sen12ms(root: Path, cr_root: Path | None = None, cloudy: tuple[tuple, .
 
 
 # ----------------------------------------------------------------------------- BigEarthNet / ben-ge
+# BigEarthNet v1.0 (Sumbul et al. 2019; BigEarthNet-MM, Sumbul et al. 2021) as torchgeo reads it
+# (torchgeo/datasets/bigearthnet.py and its fixture tests/data/bigearthnet/v1/data.py): BigEarthNet-v1.0/<patch>/
+# <patch>_B01.tif ... _B12.tif, _B8A.tif (uint16, one band per file, native size: 10 m bands 120 px, 20 m 60 px,
+# 60 m 20 px) and <patch>_labels_metadata.json with a "labels" list of CORINE names; BigEarthNet-S1-v1.0/<s1 patch>/
+# _VV.tif, _VH.tif (float32 dB) and a JSON whose "corresponding_s2_patch" pairs it ("mapping of Sentinel-1 to
+# Sentinel-2 patches are within Sentinel-1 json files").  The official 19-class split files
+# (git.tu-berlin.de/rsim/BigEarthNet-MM_19-classes_models splits/train.csv ...) hold "S2 name,S1 name" lines, no header.
 BEN_PATCHES = {
     # S2 name: (S1 name, CORINE labels)
     "S2A_MSIL2A_20170613T101031_0_45": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_39",
@@ -157,14 +181,7 @@ def ben_dn(band: str, k: int) -> int:
 
 def write_ben_s2(folder: Path, name: str, labels: list[str], k: int, skip_bands: tuple[str, ...] = ()) -> Path:
     d = folder / name
-    for band, px in BEN_BANDS.items():
-        if band in skip_bands:
-            continue
-        # a gradient along x in B02 checks that bands are not transposed / flipped
-        data = np.full((px, px), ben_dn(band, k), dtype=np.uint16)
-        if band == "B02":
-            data = data + np.arange(px, dtype=np.uint16)[None, :]
-        write_tif(d / f"{name}_{band}.tif", data, res=1200.0 / px)
+    write_s2_bands(d, name, k, skip_bands)
     meta = {"labels": labels, "coordinates": {"ulx": 499400, "uly": 5000600, "lrx": 500600, "lry": 4999400},
             "projection": "EPSG:32632", "tile_source": "S2A_MSIL1C_...", "acquisition_date": "2017-06-13 10:10:31"}
     (d / f"{name}_labels_metadata.json").write_text(json.dumps(meta))
@@ -192,6 +209,104 @@ def make_bigearthnet(s2_root: Path, s1_root: Path | None = None) -> dict[str, in
     return ks
 
 
+# ----------------------------------------------------------------------------- BigEarthNet v2.0 (reBEN)
+# The published layout, from sources independent of this project's loader:
+# - the dataset's authors' pipeline, github.com/kai-tub/bigearthnet-pipeline: nu-scripts/ben-data-generator.nu
+#   exports each S2 patch to <dir>/<S2 product>/<S2 product>_<col>_<row>/<name>_B..tif and each reference map to
+#   <dir>/<S2 product>/<patch_id>/<patch_id>_reference_map.tif; patches are cut from every resolution's raster
+#   (sentinel2_l2a_product_to_patches at 10/20/60 m, 1200 m side: 120/60/20 px); the reference maps are
+#   rasterised CLC2018 `code_18` values as 16-bit unsigned ('16BUI', db_u2018_label_overlays_export.sql), 0
+#   where no polygon lies; nu-scripts/ben-metadata-finalizer.sql writes metadata.parquet with columns
+#   patch_id, labels (varchar[], 19-class names, sorted), split in ('train', 'validation', 'test'), country,
+#   s1_name, s2v1_name, contains_seasonal_snow, contains_cloud_or_shadow, keeping only patches with neither;
+#   ben-data-finalizer.nu puts each S1 patch under its product folder (<S1 product>/<s1_name>/..._VV.tif, _VH.tif);
+# - torchgeo's BigEarthNetV2 reader (torchgeo/datasets/bigearthnet.py): folders BigEarthNet-S2, BigEarthNet-S1,
+#   Reference_Maps and metadata.parquet under one root; patch_dir = patch_id without its last two fields
+#   (S1: without its last three); maps hold CLC codes (111 ... 523).
+# S1 values are float32 dB as in BigEarthNet v1 (the pipeline copies the v1 S1 patches).
+V2_PATCHES = {
+    # patch_id: (s1_name, split, quadrant CLC codes (top-left, top-right, bottom-left, bottom-right))
+    "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_26_57": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_39", "train",
+                                                           (312, 313, 324, 0)),
+    "S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_26_58": ("S1A_IW_GRDH_1SDV_20170613T165043_33UUP_61_40", "train",
+                                                           (112, 211, 211, 111)),
+    "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_53_86": ("S1B_IW_GRDH_1SDV_20180204T165020_33VWH_53_86", "train",
+                                                           (231, 412, 512, 122)),
+    "S2B_MSIL2A_20170924T112109_N9999_R037_T29TNF_50_14": ("S1B_IW_GRDH_1SDV_20170924T052435_29TNF_50_14", "validation",
+                                                           (523, 523, 331, 423)),
+    "S2A_MSIL2A_20180413T112111_N9999_R037_T29SND_82_18": ("S1A_IW_GRDH_1SDV_20180413T052520_29SND_82_18", "test",
+                                                           (223, 323, 223, 323)),
+    "S2A_MSIL2A_20171002T112111_N9999_R037_T29UNV_63_64": ("S1A_IW_GRDH_1SDV_20171002T182022_29UNV_63_64", "test",
+                                                           (311, 311, 244, 321)),
+}
+V2_ABSENT = ("S2A_MSIL2A_20170613T101031_N9999_R022_T33UUP_00_01", "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_10_10")
+"""Rows of metadata.parquet whose patches the copy lacks (a partial copy)."""
+V2_SNOWY = "S2B_MSIL2A_20180204T094159_N9999_R036_T33VWH_53_87"
+"""A patch folder present in the copy but not in metadata.parquet (a snowy / cloudy patch)."""
+# CLC code -> the 19-class name of Sumbul et al. 2021 (None: dropped), written out here, not taken from the loader
+V2_CLC19 = {111: "Urban fabric", 112: "Urban fabric", 122: None, 211: "Arable land", 223: "Permanent crops",
+            231: "Pastures", 244: "Agro-forestry areas", 311: "Broad-leaved forest", 312: "Coniferous forest",
+            313: "Mixed forest", 321: "Natural grassland and sparsely vegetated areas",
+            323: "Moors, heathland and sclerophyllous vegetation", 324: "Transitional woodland, shrub",
+            331: "Beaches, dunes, sands", 412: "Inland wetlands", 423: None, 512: "Inland waters", 523: "Marine waters"}
+
+
+def v2_labels(codes: tuple[int, ...]) -> list[str]:
+    return sorted({V2_CLC19[c] for c in codes if c and V2_CLC19[c]})
+
+
+def write_s2_bands(d: Path, name: str, k: int, skip_bands: tuple[str, ...] = ()) -> None:
+    """One GeoTIFF per band at its native size (B02 with an x gradient), DN ``ben_dn(band, k)``."""
+    for band, px in BEN_BANDS.items():
+        if band in skip_bands:
+            continue
+        data = np.full((px, px), ben_dn(band, k), dtype=np.uint16)
+        if band == "B02":  # a gradient along x checks that bands are not transposed / flipped
+            data = data + np.arange(px, dtype=np.uint16)[None, :]
+        write_tif(d / f"{name}_{band}.tif", data, res=1200.0 / px)
+
+
+def make_bigearthnet_v2(root: Path, absent: tuple[str, ...] = V2_ABSENT, s1: bool = True, maps: bool = True) -> dict[str, int]:
+    """A reBEN copy in the published layout (see above); returns the patch -> index ``k`` of its DNs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ks: dict[str, int] = {}
+    rows = []
+    for k, (patch, (s1_name, split, codes)) in enumerate(sorted(V2_PATCHES.items())):
+        product = patch.rsplit("_", 2)[0]
+        write_s2_bands(root / "BigEarthNet-S2" / product / patch, patch, k)
+        if s1:
+            d = root / "BigEarthNet-S1" / s1_name.rsplit("_", 3)[0] / s1_name
+            write_tif(d / f"{s1_name}_VV.tif", np.full((120, 120), -10.0 - k, dtype=np.float32))
+            write_tif(d / f"{s1_name}_VH.tif", np.full((120, 120), -20.0 - k, dtype=np.float32))
+        if maps:
+            write_tif(root / "Reference_Maps" / product / patch / f"{patch}_reference_map.tif",
+                      block_mask(codes, 120), compress="deflate")
+        rows.append({"patch_id": patch, "labels": v2_labels(codes), "split": split, "country": "Austria",
+                     "s1_name": s1_name, "s2v1_name": f"S2_v1_{k}", "contains_seasonal_snow": False,
+                     "contains_cloud_or_shadow": False})
+        ks[patch] = k
+    snowy = root / "BigEarthNet-S2" / V2_SNOWY.rsplit("_", 2)[0] / V2_SNOWY
+    write_s2_bands(snowy, V2_SNOWY, 99)
+    for patch in absent:
+        rows.append({"patch_id": patch, "labels": ["Arable land"], "split": "train", "country": "Austria",
+                     "s1_name": "S1A_IW_GRDH_1SDV_20170613T165043_33UUP_0_0", "s2v1_name": "S2_v1_x",
+                     "contains_seasonal_snow": False, "contains_cloud_or_shadow": False})
+    rows.sort(key=lambda r: r["patch_id"])
+    table = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("patch_id", pa.string()), ("labels", pa.list_(pa.string())), ("split", pa.string()), ("country", pa.string()),
+        ("s1_name", pa.string()), ("s2v1_name", pa.string()), ("contains_seasonal_snow", pa.bool_()),
+        ("contains_cloud_or_shadow", pa.bool_())]))  # fmt: skip
+    root.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, root / "metadata.parquet", compression="zstd")
+    return ks
+
+
+# ben-ge (Mommert et al. 2023; github.com/HSG-AIML/ben-ge README): ben-ge*_meta.csv with patch_id, patch_id_s1,
+# timestamp_s2, timestamp_s1, season_s2, season_s1, lon, lat; <patch_id>_esaworldcover.tif, one 8-bit band of ESA
+# WorldCover codes.  The folder names inside the ben-ge-8k archive (sentinel-2/, esaworldcover/) are not documented
+# there: they are this fixture's guess, and the loader finds the files at any depth.
 WORLDCOVER_BLOCKS = {
     # S2 name: quadrant WorldCover codes
     "S2A_MSIL2A_20170613T101031_0_45": (10, 10, 10, 20),
@@ -220,21 +335,58 @@ EUROSAT = ("AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industria
            "Residential", "River", "SeaLake")
 REGIONS = ("alpine", "atlantic", "continental")
 
+# The band order inside the published EuroSAT_MS GeoTIFFs: B01 ... B12, then B8A as the 13th band.
+# Sources (not this project's loader): phelber/EuroSAT issue #7 ("Is the 8A band placed as the 13th
+# band?", answered with the order b1 ... b12, b8a and closed by the authors without disagreement);
+# torchgeo issue #2458 (opened in QGIS, band 9 has 60 m texture, i.e. B09) fixed by torchgeo PR #2480,
+# whose `all_band_names` ends with 'B8A'; ServiceNow/geo-bench issue #28 (same finding).
+EUROSAT_FILE_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A")
+# Central wavelengths (nm, Sentinel-2A, ESA) written as each band's DN: a channel read under the wrong
+# name shows the other band's wavelength.
+S2_WAVELENGTH_NM = {"B01": 443, "B02": 492, "B03": 560, "B04": 665, "B05": 704, "B06": 740, "B07": 783,
+                    "B08": 833, "B8A": 865, "B09": 945, "B10": 1374, "B11": 1614, "B12": 2202}
+# File profile and folder of the published archive (EuroSATallBands.zip), as torchgeo's fixture
+# tests/data/eurosat/data.py reproduces it: uint16, 13 bands, 64x64, a UTM CRS (EPSG:326xx) with
+# ~10 m pixels, LZW, under ds/images/remote_sensing/otherDatasets/sentinel_2/tif/<Class>/<Class>_<i>.tif.
+EUROSAT_DIR = Path("ds", "images", "remote_sensing", "otherDatasets", "sentinel_2", "tif")
+
+
+def eurosat_dn(band: str, c: int) -> int:
+    """DN of ``band`` in the fixture images of class ``c``: its wavelength (nm) + 500 c."""
+    return S2_WAVELENGTH_NM[band] + 500 * c
+
 
 def eurosat_centre(c: int, i: int) -> tuple[float, float]:
     """(lat, lon) of image ``i`` of class ``c``: on a 1-degree grid over Europe."""
     return 44.55 + c * 0.5 + i * 0.25, 2.55 + i + c * 0.5  # never on a 1-degree cell edge
 
 
-def make_eurosat(root: Path, per_class: int = 3, csv: bool = True) -> Path:
-    """``EuroSAT_MS/<Class>/<Class>_<i>.tif`` (13 bands, 64x64, uint16, EPSG:4326-georeferenced centres) and a
-    per-image CSV with ``worldclim_bio_*`` columns and a biogeographic region."""
-    base = root / "EuroSAT_MS"
+def utm_centre(lat: float, lon: float) -> tuple[str, tuple[float, float]]:
+    """The UTM zone's CRS and the easting / northing of (lat, lon)."""
+    from rasterio.warp import transform
+
+    crs = f"EPSG:{32600 + int((lon + 180) // 6) + 1}"
+    xs, ys = transform("EPSG:4326", crs, [lon], [lat])
+    return crs, (xs[0], ys[0])
+
+
+def write_eurosat_tif(path: Path, c: int, lat: float, lon: float, order: tuple[str, ...] = EUROSAT_FILE_ORDER) -> Path:
+    data = np.stack([np.full((64, 64), eurosat_dn(b, c), dtype=np.uint16) for b in order])
+    crs, centre = utm_centre(lat, lon)
+    return write_tif(path, data, res=10.0, crs=crs, centre=centre, compress="lzw")
+
+
+def make_eurosat(root: Path, per_class: int = 3, csv: bool = True, classes: tuple[str, ...] = EUROSAT) -> Path:
+    """The EuroSATallBands layout (13-band uint16 64x64 UTM GeoTIFFs, B8A 13th, see above) and a
+    per-image CSV with ``worldclim_bio_*`` columns and a biogeographic region; returns the class folders' parent."""
+    base = root / EUROSAT_DIR
     rows = ["filename,label,worldclim_bio_1,worldclim_bio_2,worldclim_bio_10,biogeographic_region"]
     for c, cls in enumerate(EUROSAT):
+        if cls not in classes:
+            continue
         for i in range(1, per_class + 1):
             lat, lon = eurosat_centre(c, i)
-            write_tif(base / cls / f"{cls}_{i}.tif", s2_patch(c, 64), res=0.0001, crs="EPSG:4326", centre=(lon, lat))
+            write_eurosat_tif(base / cls / f"{cls}_{i}.tif", c, lat, lon)
             region = REGIONS[(i - 1) % len(REGIONS)]
             rows.append(f"{cls}_{i}.tif,{cls},{10 + c},{20 + i},{c * i},{region}")
     if csv:
@@ -247,6 +399,8 @@ def worldclim_value(var: int, lat: float, lon: float) -> float:
     return var * 100 + np.floor(lat) + np.floor(lon) / 100
 
 
+# WorldClim 2.1 (Fick & Hijmans 2017; worldclim.org "Bioclimatic variables"): one GeoTIFF per variable named
+# wc2.1_<res>_bio_<i>.tif (i = 1..19) and wc2.1_<res>_elev.tif, EPSG:4326, float32, -3.4e38 no data over oceans.
 def make_worldclim(directory: Path, ocean: tuple[int, int] | None = None) -> Path:
     """WorldClim 2.1-named 1-degree rasters over 40-60 N, 0-20 E (``wc2.1_10m_bio_<i>.tif``, ``wc2.1_10m_elev.tif``);
     ``ocean``: a (lat, lon) cell set to no-data in every raster."""
@@ -262,6 +416,9 @@ def make_worldclim(directory: Path, ocean: tuple[int, int] | None = None) -> Pat
 
 
 # ----------------------------------------------------------------------------- OpenSARUrban
+# OpenSARUrban (Zhao et al. 2020, IEEE JSTARS): the paper gives 33,358 Sentinel-1 patches of 10 categories, VV and
+# VH, 100x100.  No independent description of the distributed files (folder names, naming, dtype) could be found,
+# so this fixture is NOT checked against the published format; docs/datasets.md says so.
 def make_opensarurban(root: Path, classes: tuple[str, ...], per_class: int = 3, layout: str = "folders",
                       dtype: str = "float32") -> Path:
     """One folder per category with ``VV/`` and ``VH/`` subfolders (``layout="folders"``) or
@@ -279,6 +436,12 @@ def make_opensarurban(root: Path, classes: tuple[str, ...], per_class: int = 3, 
 
 
 # ----------------------------------------------------------------------------- EarthNet2021
+# EarthNet2021 (Requena-Mesa et al. 2021, CVPR; github.com/earthnet2021/earthnet-toolkit): the toolkit's scorer
+# (earthnet/parallel_score.py, CubeCalculator.load_file) reads highresdynamic as (h, w, c, t), channels [:4] the
+# blue, green, red and near-infrared reflectance and the last channel the mask (1 = masked); test tracks come as
+# context/<tile>/context_<cube>.npz and target/<tile>/target_<cube>.npz (toolkit README: predictions mirror
+# targets as <tile>/<cube>.npz).  mesodynamic (80, 80, 5, 150) daily weather and highresstatic (elevation) as the
+# paper describes them; their exact dtypes were not checked against a file.
 def earthnet_cube(k: int, frames: int, size: int, days: int | None = None, channels: int = 7) -> dict[str, np.ndarray]:
     """Arrays of one minicube: reflectance ``0.1 + 0.01 c + 0.001 t`` in channel ``c`` of frame ``t`` (+ k/1000),
     the mask (last channel) set on odd frames' top row; meso weather ``0.1 v + t / 10000``."""
