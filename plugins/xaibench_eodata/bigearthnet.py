@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FRACTIONS, GEO, MASK
+from xaibench_eo.capabilities import LANDCOVER
 
 from .base import Index, Problem, RealDataset, Record, SkipSample, Sources, suffix_filter
 from .errors import LabelError
@@ -244,7 +246,7 @@ class BigEarthNet(_BigEarthNetFamily):
             classes=BEN19,
             bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
-            provides=frozenset({"geo"}),
+            provides=frozenset({GEO}),
             extra={**self._units(), "labels": "CORINE 43 -> BigEarthNet-19 (Sumbul et al. 2021)"},
         )
 
@@ -362,7 +364,7 @@ class BenGe(_BigEarthNetFamily):
             classes=LANDCOVER8 if self._worldcover() else BEN19,
             bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
-            provides=frozenset({"geo", "landcover"} | ({"mask", "fractions"} if self._worldcover() else set())),
+            provides=frozenset({GEO, LANDCOVER} | ({MASK, FRACTIONS} if self._worldcover() else set())),
             extra=extra,
         )
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FORECAST, TIME
+from xaibench_eo.capabilities import CLOUDS, WEATHER
 
 from .base import Index, Problem, RealDataset, Record, Sources, suffix_filter
 from .errors import BadFileError
@@ -94,7 +96,7 @@ class EarthNet2021(RealDataset):
             classes=("ndvi",),
             bands=bands,
             modalities=("s2", "static", "mask"),
-            provides=frozenset({"time", "weather", "clouds", "forecast"}),
+            provides=frozenset({TIME, WEATHER, CLOUDS, FORECAST}),
             extra={
                 "channels": list(EARTHNET_CHANNELS),
                 "context_frames": p.context_frames,

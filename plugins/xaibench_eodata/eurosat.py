@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import AUX, GEO, REGION
 
 from .base import Index, Problem, RealDataset, Record, Sources, suffix_filter
 from .errors import EmptyDataError, LabelError
@@ -108,7 +109,7 @@ class EuroSAT(RealDataset):
     def info(self) -> xc.DatasetInfo:
         p = self.params
         s2 = {b.name: b for b in S2_BANDS}
-        provides = {"geo"} | ({"aux"} if p.aux != "none" else set()) | ({"region"} if p.metadata_csv else set())
+        provides = {GEO} | ({AUX} if p.aux != "none" else set()) | ({REGION} if p.metadata_csv else set())
         extra: dict[str, Any] = {
             "units": f"reflectance = DN / {p.s2_scale:g}" + (", clipped to [0, 1]" if p.clip_reflectance else ""),
             "aux_source": p.aux,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FRACTIONS, GEO, MASK
 
 from .base import Index, Problem, Record, Sources, suffix_filter
 from .bigearthnet import S1_DIR, SIZE, _BigEarthNetFamily
@@ -143,7 +144,7 @@ class BigEarthNetV2(_BigEarthNetFamily):
 
     def info(self) -> xc.DatasetInfo:
         p = self.params
-        provides = {"geo"} | ({"mask", "fractions"} if p.reference_maps else set())
+        provides = {GEO} | ({MASK, FRACTIONS} if p.reference_maps else set())
         extra: dict[str, Any] = {
             **self._units(),
             "units": {**p.scaling_units(), "s2": f"reflectance = (DN + {p.s2_offset:g}) / {p.s2_scale:g}"

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 import xaibench.components as xc
+from xaibench.capabilities import FRACTIONS, GEO, MASK
+from xaibench_eo.capabilities import CLOUDS
 
 from .base import Index, Problem, RealDataset, Record, Sources
 from .errors import BadFileError
@@ -250,7 +252,7 @@ class DFC2020(_Sen12msFamily):
             classes=LANDCOVER8,
             bands=self.params.stacked_bands(),
             modalities=tuple(p.modalities),
-            provides=frozenset({"mask", "fractions", "geo"}),
+            provides=frozenset({MASK, FRACTIONS, GEO}),
             extra={**self._extra(), "train_subsets": list(p.train_subsets), "test_subsets": list(p.test_subsets)},
         )
 
@@ -324,7 +326,7 @@ class Sen12ms(_Sen12msFamily):
 
     def info(self) -> xc.DatasetInfo:
         p = self.params
-        provides = {"mask", "fractions", "geo"} | ({"clouds"} if p.cloudy_probability > 0 else set())
+        provides = {MASK, FRACTIONS, GEO} | ({CLOUDS} if p.cloudy_probability > 0 else set())
         return xc.DatasetInfo(
             name=self.name,
             task="multilabel",
