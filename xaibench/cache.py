@@ -10,18 +10,28 @@ its checksum and is treated as missing (recomputed), never used.
 
 A small JSON sidecar ``<key>.json`` holds the bundle's metadata so that the
 results table can be rebuilt without reading large payloads (model weights).
+
+A bundle's row streams (:mod:`xaibench.arrays`) are written first, each to its own Arrow IPC
+file ``<key>.rows<i>.arrow`` (a temporary name renamed when complete), then the entry file, which
+lists them: an entry is complete exactly when its entry file exists.  Row files are read lazily,
+batch by batch, each batch verified against its CRC-32; a torn or corrupted batch raises
+:class:`CorruptEntry` naming the entry, which is then discarded and recomputed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .arrays import LazyArray, RowsFile, RowStream, rows_for, write_rows
 from .bundle import Bundle
 
 MAGIC = b"XBCACHE1"
@@ -29,8 +39,16 @@ _HEADER = len(MAGIC) + 32
 log = logging.getLogger("xaibench")
 
 
+ROWS_KEY = "xaibench.rows"
+"""Where an entry file's meta lists its row files (kept out of :meth:`Cache.meta`)."""
+
+
 class CorruptEntry(Exception):
-    pass
+    """A cache entry failed its checksum or cannot be read; ``key`` names it (when known)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class LocalStore:
@@ -56,6 +74,46 @@ class LocalStore:
             self.path(rel).unlink()
         except FileNotFoundError:
             pass
+
+    @contextlib.contextmanager
+    def writer(self, rel: str) -> Iterator[Any]:
+        """A file to write ``rel`` into; it appears under its name only when the block ends without error."""
+        path = self.path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def opener(self, rel: str) -> Any:
+        return functools.partial(_open_local, str(self.path(rel)))
+
+    def list(self, prefix: str) -> list[str]:
+        """Relative names of the files whose name starts with ``prefix`` (same directory)."""
+        folder = self.path(prefix).parent
+        name = Path(prefix).name
+        if not folder.is_dir():
+            return []
+        return [str(Path(prefix).parent / p.name) for p in folder.iterdir() if p.name.startswith(name)]
+
+
+def _open_local(path: str) -> Any:
+    import pyarrow as pa
+
+    return pa.OSFile(path, "rb")
+
+
+def _open_fsspec(url: str, rel: str) -> Any:
+    import pyarrow as pa
+
+    store = FsspecStore(url)
+    return pa.PythonFile(store.fs.open(store.path(rel), "rb"), mode="r")
 
 
 class FsspecStore:
@@ -84,6 +142,20 @@ class FsspecStore:
             self.fs.rm_file(self.path(rel))
         except FileNotFoundError:
             pass
+
+    @contextlib.contextmanager
+    def writer(self, rel: str) -> Iterator[Any]:
+        """One object written as a whole (a multipart upload completes only when the block ends)."""
+        with self.fs.open(self.path(rel), "wb") as fh:
+            yield fh
+
+    def opener(self, rel: str) -> Any:
+        return functools.partial(_open_fsspec, self.url, rel)
+
+    def list(self, prefix: str) -> list[str]:
+        found = self.fs.glob(self.path(prefix) + "*")
+        root = self.root.rstrip("/") + "/"
+        return [f[len(root):] if f.startswith(root) else f for f in found]
 
 
 def open_store(root: str | os.PathLike) -> LocalStore | FsspecStore:
@@ -114,15 +186,36 @@ class Cache:
     def has(self, key: str) -> bool:
         return self.store.exists(self._rel(key, ".xbc"))
 
-    def put(self, key: str, bundle: Bundle) -> None:
-        payload = bundle.to_bytes()
+    def put(self, key: str, bundle: Bundle) -> Bundle:
+        """Store ``bundle`` (its row streams chunk by chunk, then the entry) and return it as stored:
+        row streams become lazy arrays read from the cache.  The streams are consumed first, so a
+        stream may still add arrays and meta to the bundle as it goes (statistics of a split)."""
+        rows = []
+        streams, bundle.streams = bundle.streams, []
+        for name in list(bundle.arrays):
+            value = bundle.arrays.raw(name)
+            if isinstance(value, LazyArray):  # another entry's rows handed on: copied into this entry
+                del bundle.arrays[name]
+                prefix, _, short = name.rpartition("/")
+                streams.append(RowStream(({short: block} for _, block in value.chunks(rows_for(64 * 2**20, value))),
+                                         {short: value[:0]}, prefix))
+        for i, stream in enumerate(streams):
+            rel = self._rel(key, f".rows{i}.arrow")
+            with self.store.writer(rel) as fh:
+                info = write_rows(stream, fh)
+            rows.append({"group": stream.prefix, "file": Path(rel).name, "info": info})
+        arrays = {k: bundle.arrays.raw(k) for k in bundle.arrays}
+        entry = Bundle(arrays, {**bundle.meta, ROWS_KEY: rows}) if rows else bundle
+        payload = entry.to_bytes()
         digest = hashlib.sha256(payload).digest()
         self.store.write(self._rel(key, ".xbc"), MAGIC + digest + payload)
         sidecar = {"checksum": digest.hex(), "nbytes": len(payload), "meta": bundle.meta}
         self.store.write(self._rel(key, ".json"), json.dumps(sidecar).encode())
+        return self._with_rows(key, entry) if rows else bundle
 
     def get(self, key: str) -> Bundle:
-        """Read and verify an entry; raise KeyError if missing, CorruptEntry if damaged (and remove it)."""
+        """Read and verify an entry; raise KeyError if missing, CorruptEntry if damaged (and remove it).
+        Row files are opened, not read: their arrays are lazy."""
         path = self.path(key)
         try:
             raw = self.store.read(self._rel(key, ".xbc"))
@@ -130,8 +223,52 @@ class Cache:
             raise KeyError(key) from None
         if raw[: len(MAGIC)] != MAGIC or hashlib.sha256(raw[_HEADER:]).digest() != raw[len(MAGIC):_HEADER]:
             self.discard(key)
-            raise CorruptEntry(f"cache entry {path} failed its checksum; it will be recomputed")
-        return Bundle.from_bytes(raw[_HEADER:])
+            raise CorruptEntry(f"cache entry {path} failed its checksum; it will be recomputed", key)
+        return self._with_rows(key, Bundle.from_bytes(raw[_HEADER:]))
+
+    def _with_rows(self, key: str, bundle: Bundle) -> Bundle:
+        """``bundle`` with the row files its meta lists opened as lazy arrays (the listing removed).
+
+        An entry gathered from shards lists the shards' files (each with the shard's ``entry``
+        key); the files of one group, in order, are one lazy array."""
+        rows = bundle.meta.pop(ROWS_KEY, None)
+        parts: dict[str, list[tuple[str, RowsFile]]] = {}
+        for r in rows or []:
+            owner = r.get("entry", key)
+            rel = f"{owner[:2]}/{r['file']}"
+            # a torn shard file is reported as this entry's: discarding it (and its shards) recomputes it
+            rfile = RowsFile(self.store.opener(rel), r["info"], location=str(self.store.path(rel)), key=key)
+            for c in r["info"]["columns"]:
+                name = f"{r['group']}/{c['name']}" if r["group"] else c["name"]
+                parts.setdefault(name, []).append((c["name"], rfile))
+        for name, files in parts.items():
+            bundle.arrays[name] = LazyArray(files[0][0], [f for _, f in files])
+        return bundle
+
+    def gather(self, key: str, shards: list[str], arrays: dict[str, Any] | None = None,
+               meta: dict[str, Any] | None = None) -> Bundle:
+        """Store entry ``key`` whose row arrays are those of the ``shards`` entries, concatenated in
+        order (their files are referenced, not copied), with ``arrays`` and ``meta`` of its own."""
+        listing = []
+        for shard in shards:
+            try:
+                raw = self.store.read(self._rel(shard, ".xbc"))
+            except FileNotFoundError:
+                raise CorruptEntry(f"shard {shard} of {key} is missing from the cache", shard) from None
+            if raw[: len(MAGIC)] != MAGIC or hashlib.sha256(raw[_HEADER:]).digest() != raw[len(MAGIC):_HEADER]:
+                raise CorruptEntry(f"shard {shard} of {key} failed its checksum", shard)
+            for r in Bundle.from_bytes(raw[_HEADER:]).meta.get(ROWS_KEY, []):
+                listing.append({**r, "entry": r.get("entry", shard)})
+        entry = Bundle(arrays or {}, {**(meta or {}), ROWS_KEY: listing})
+        payload = entry.to_bytes()
+        digest = hashlib.sha256(payload).digest()
+        self.store.write(self._rel(key, ".xbc"), MAGIC + digest + payload)
+        self.store.write(self._rel(key, ".json"), json.dumps({"checksum": digest.hex(), "nbytes": len(payload),
+                                                              "meta": dict(meta or {})}).encode())
+        return self._with_rows(key, entry)
+
+    def rows_files(self, key: str) -> list[str]:
+        return [rel for rel in self.store.list(self._rel(key, ".rows")) if rel.endswith(".arrow")]
 
     def valid(self, key: str) -> bool:
         """True if the entry exists and its checksum verifies (reads the whole file)."""
@@ -149,8 +286,17 @@ class Cache:
             return self.get(key).meta
 
     def discard(self, key: str) -> None:
+        """Remove entry ``key``, its row files and, for an entry gathered from shards, the shards."""
+        try:
+            shards = json.loads(self.store.read(self._rel(key, ".json")))["meta"].get("shards", [])
+        except (FileNotFoundError, ValueError, KeyError):
+            shards = []
+        for shard in shards:
+            self.discard(shard)
         for suffix in (".xbc", ".json"):
             self.store.delete(self._rel(key, suffix))
+        for rel in self.rows_files(key):
+            self.store.delete(rel)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -216,14 +216,15 @@ class _Planner:
                                              f"(has: {', '.join(m.info.layers)})"))
             return
         where, seed = f"{m.where}/{layer}", m.coords.seed
-        states: dict[str, Stage] = {}  # the prepare stage of each post-processor, shared by methods
+        shared: dict[Any, Stage] = {}  # features per train subset, the prepare stage of each post-processor
 
-        def state(p_alias: str) -> Stage:
-            if p_alias not in states:
-                if "features" not in states:
-                    states["features"] = features_stage(layer, m.data, m.train, m.where)
-                states[p_alias] = prepare_stage(self.config.of("postprocessor")[p_alias], seed, states["features"], where)
-            return states[p_alias]
+        def state(p_alias: str, subset: int | None) -> Stage:
+            if ("features", subset) not in shared:
+                shared["features", subset] = features_stage(layer, m.data, m.train, m.where, subset, seed)
+            if p_alias not in shared:
+                shared[p_alias] = prepare_stage(self.config.of("postprocessor")[p_alias], seed,
+                                                shared["features", subset], where)
+            return shared[p_alias]
 
         cells: list[Unit] = []
         for a_alias, a_ref in self.config.of("attribution").items():
@@ -234,8 +235,7 @@ class _Planner:
             if why:
                 self.skipped.append(Skip(a_coords, why))
                 continue
-            test, train = (attribute_stage(a_ref, layer, split, seed, m.data, m.train, m.where)
-                           for split in ("test", "train"))  # a train stage enters the plan only if something reads it
+            test = attribute_stage(a_ref, layer, "test", seed, m.data, m.train, m.where)
             for p_alias in list(self.config.of("postprocessor")) or [None]:
                 c_coords = a_coords.at(postprocessor=p_alias or "")
                 if not selected(self.config, c_coords):
@@ -248,9 +248,11 @@ class _Planner:
                     if why:
                         self.skipped.append(Skip(c_coords, why))
                         continue
-                    core = postprocess_stage(refs["postprocessor"], seed, test,
-                                             train if pp.needs_train_attributions else None,
-                                             state(p_alias) if pp.needs_features else None,
+                    subset = _guard(refs["postprocessor"], "train_subset()", pp.train_subset)
+                    train = (attribute_stage(a_ref, layer, "train", seed, m.data, m.train, m.where, subset)
+                             if pp.needs_train_attributions else None)
+                    core = postprocess_stage(refs["postprocessor"], seed, test, train,
+                                             state(p_alias, subset) if pp.needs_features else None,
                                              label=f"{p_alias} {a_alias} {where}")
                 cell = Unit("cell", c_coords, refs, core, m.data, m.train, test)
                 self.attribution_metrics(m, cell, layer)

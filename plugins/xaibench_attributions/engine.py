@@ -29,7 +29,9 @@ class Prepared:
     ``feats``: the explained layer's features ``(N, D, H, W)`` (detached, float32);
     ``aux``: ``(N, A)`` or ``None``; ``head(feats, aux)`` -> logits ``(N, K)``;
     ``row_bytes``: measured bytes one head forward+backward of one sample holds;
-    ``chunk_bytes``: what one chunk of head work may use (:func:`chunk_bytes`).
+    ``chunk_bytes``: what one chunk of head work may use (:func:`chunk_bytes`);
+    ``offset``: the index in its split of the first sample (per-sample randomness is seeded
+    by the index in the split, so that it does not depend on how the engine chunks the split).
     """
 
     head: nn.Module
@@ -39,6 +41,7 @@ class Prepared:
     row_bytes: int
     chunk_bytes: int
     device: torch.device
+    offset: int = 0
     _logits: torch.Tensor | None = None
 
     @property
@@ -185,7 +188,7 @@ def prepare(request: AttributionRequest, layer: str | None = None) -> Prepared:
         row, logits = saved_bytes(lambda: head(f0, take(aux, slice(0, 1))))
     # one row also holds its input, the input's gradient and the attribution
     row += 3 * f0.numel() * f0.element_size()
-    return Prepared(head, feats, aux, logits.shape[1], row, chunk_bytes(request), device)
+    return Prepared(head, feats, aux, logits.shape[1], row, chunk_bytes(request), device, request.offset)
 
 
 def sample_chunks(n: int, size: int) -> Iterator[slice]:
@@ -246,9 +249,17 @@ def baseline_indices(n_available: int, n_baselines: int, seed: int) -> np.ndarra
 
 def training_baselines(request: AttributionRequest, layer: str, n_baselines: int, split: str,
                        seed: int) -> torch.Tensor:
-    """Features ``(B, D, H, W)`` at ``layer`` of ``B`` samples of ``split`` drawn under ``seed``."""
-    x, aux = split_arrays(request, split)
-    idx = torch.from_numpy(baseline_indices(x.shape[0], n_baselines, seed))
+    """Features ``(B, D, H, W)`` at ``layer`` of ``B`` samples of ``split`` drawn under ``seed``.
+
+    Drawn from the whole split, also when the request explains a chunk of it; only those samples
+    are read (the split may be lazy: see ``Bundle.rows``)."""
+    data = request.data.whole
+    rows = data.rows(f"{split}/x")
+    idx = baseline_indices(len(rows), n_baselines, seed)
+    x = torch.from_numpy(np.ascontiguousarray(rows[idx], dtype=np.float32))
+    aux_name = f"{split}/aux"
+    aux = (torch.from_numpy(np.ascontiguousarray(data.rows(aux_name)[idx], dtype=np.float32))
+           if aux_name in data else None)
     body, _ = request.model.split(layer)
     with frozen_parameters(body):
-        return run_body(body, x[idx], take(aux, idx), budget_bytes(request), model_device(request.model))
+        return run_body(body, x, aux, budget_bytes(request), model_device(request.model))

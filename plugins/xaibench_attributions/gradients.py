@@ -149,7 +149,7 @@ def gradient_shap(p: Prepared, baselines: torch.Tensor, keep_channels: bool, n_s
     def chunk(sl: slice) -> torch.Tensor:
         f = p.feats[sl]
         n = f.shape[0]
-        draws = [shap_draws(seed, i, n_samples, baselines.shape[0], shape, stdev)
+        draws = [shap_draws(seed, p.offset + i, n_samples, baselines.shape[0], shape, stdev)
                  for i in range(sl.start, sl.stop)]
         idx = torch.from_numpy(np.stack([d[0] for d in draws])).to(p.device)  # (n, S)
         noise = torch.from_numpy(np.stack([d[1] for d in draws])).to(p.device)  # (n, S, D, H, W)

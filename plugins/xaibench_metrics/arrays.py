@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -60,3 +62,60 @@ def pearson(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 22) -> float:
         return float("nan")
     # Clip the rounding error that can push identical arrays a hair above 1.
     return float(np.clip(sab / np.sqrt(saa * sbb), -1.0, 1.0))
+
+
+def pearson_pairs(arrays: dict[str, Any], pairs: list[tuple[str, str]], rows: int) -> dict[tuple[str, str], float]:
+    """Pearson correlation of each pair of ``arrays`` over all their values, a chunk of ``rows``
+    samples at a time (the arrays may be lazy: :class:`xaibench.arrays.LazyArray`).
+
+    The same two passes in float64 as :func:`pearson` (means, then centred products), so the
+    value equals the whole-array one up to summation order.  A pair whose arrays differ in
+    dimension (per-channel maps against channel-summed ones) is compared through the sums
+    over the channel axis, as :func:`pearson` is called on :func:`channel_summed` arrays.
+    """
+    from xaibench.arrays import iter_chunks
+
+    summed = {name for a, b in pairs if arrays[a].ndim != arrays[b].ndim for name in (a, b)}
+
+    def views(name: str, block: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"raw": block.reshape(-1)}
+        if name in summed:
+            out["summed"] = channel_summed(block).reshape(-1)
+        return out
+
+    def key(a: str, b: str) -> str:
+        return "summed" if a in summed and arrays[a].ndim != arrays[b].ndim else "raw"
+
+    names = sorted({n for p in pairs for n in p})
+    for a, b in pairs:
+        same = arrays[a].shape == arrays[b].shape
+        if key(a, b) == "raw" and not same or len({len(arrays[a]), len(arrays[b])}) > 1:
+            raise ValueError(f"cannot correlate arrays of shapes {arrays[a].shape} and {arrays[b].shape}")
+
+    def blocks():  # the same rows of every array, a chunk at a time
+        iters = [iter_chunks(arrays[n], rows) for n in names]
+        for parts in zip(*iters):
+            yield {n: views(n, np.asarray(block)) for n, (_, block) in zip(names, parts)}
+
+    sums: dict[tuple[str, str], float] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for chunk in blocks():
+        for n, v in chunk.items():
+            for kind, flat in v.items():
+                sums[n, kind] = sums.get((n, kind), 0.0) + float(flat.sum(dtype=np.float64))
+                counts[n, kind] = counts.get((n, kind), 0) + flat.size
+    means = {k: sums[k] / counts[k] if counts[k] else float("nan") for k in sums}
+    acc = {pair: [0.0, 0.0, 0.0] for pair in pairs}
+    for chunk in blocks():
+        centred = {(n, kind): flat.astype(np.float64) - means[n, kind] for n, v in chunk.items() for kind, flat in v.items()}
+        for (a, b), s in acc.items():
+            kind = key(a, b)
+            da, db = centred[a, kind], centred[b, kind]
+            s[0] += float(da @ da)
+            s[1] += float(db @ db)
+            s[2] += float(da @ db)
+    out = {}
+    for (a, b), (saa, sbb, sab) in acc.items():
+        n = counts.get((a, key(a, b)), 0)
+        out[a, b] = float("nan") if n == 0 or saa == 0.0 or sbb == 0.0 else float(np.clip(sab / np.sqrt(saa * sbb), -1.0, 1.0))
+    return out

@@ -43,6 +43,7 @@ class XaiEntropy(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = False
+    streams: ClassVar[bool] = True
 
     class Params(Params):
         target: Target = "predicted"
@@ -53,22 +54,26 @@ class XaiEntropy(Metric):
         """Resize maps to the input's H x W before encoding."""
 
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
+        from xaibench.arrays import iter_chunks, rows_for
+
         if ctx.attributions is None:
             raise ValueError("xai-entropy needs the attributions of an attribution-scope context")
-        maps = channel_summed(ctx.attributions)
-        targets = self._targets(ctx, maps.shape[1])
-        heatmaps = select_classes(maps, targets)
-        if self.params.upsample:
-            from .explain import upsample
+        sizes: list[float] = []
+        rows = rows_for(ctx.memory_budget_mb * 2**20 // 8, ctx.attributions, ctx.data.rows("test/x"))
+        for start, block in iter_chunks(ctx.attributions, rows):  # per-sample sizes, a chunk at a time
+            maps = channel_summed(np.asarray(block))
+            heatmaps = select_classes(maps, self._targets(ctx, maps.shape[1], np.arange(start, start + len(maps))))
+            if self.params.upsample:
+                from .explain import upsample
 
-            heatmaps = upsample(heatmaps[:, None], ctx.data["test/x"].shape[-2:])[:, 0]
-        sizes = [png_kb(h, self.params.level) for h in heatmaps]
+                heatmaps = upsample(heatmaps[:, None], ctx.data.rows("test/x").shape[-2:])[:, 0]
+            sizes += [png_kb(h, self.params.level) for h in heatmaps]
         return [MetricValue("kb_mean", float(np.mean(sizes)))]
 
-    def _targets(self, ctx: MetricContext, n_classes: int) -> np.ndarray:
+    def _targets(self, ctx: MetricContext, n_classes: int, rows: np.ndarray) -> np.ndarray:
         target = self.params.target
         if target != "predicted":
-            return fixed_targets(target, len(ctx.attributions), n_classes)
+            return fixed_targets(target, len(ctx.attributions), n_classes)[rows]
         from .explain import resolve_targets
 
-        return resolve_targets("predicted", ctx.data, n_classes, ctx.load_model)
+        return resolve_targets("predicted", ctx.data, n_classes, ctx.load_model, rows=rows)

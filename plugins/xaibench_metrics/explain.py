@@ -52,13 +52,12 @@ def resolve_targets(
 
     See :data:`~.targets.Target`; ``load_model`` is only called for ``"predicted"``.
     """
-    x = data[f"{split}/x"]
+    x = data.rows(f"{split}/x")  # only the rows asked for are read from a large split
     n = len(x) if rows is None else len(rows)
     if target == "predicted":
-        aux = data[f"{split}/aux"] if f"{split}/aux" in data else None
-        if rows is not None:
-            x = x[rows]
-            aux = aux[rows] if aux is not None else None
+        aux = data.rows(f"{split}/aux") if f"{split}/aux" in data else None
+        x = np.asarray(x) if rows is None else x[rows]
+        aux = None if aux is None else (np.asarray(aux) if rows is None else aux[rows])
         return predict_logits(load_model(), x, aux).argmax(axis=1).astype(np.int64)
     return fixed_targets(target, n, n_classes)
 
@@ -96,10 +95,11 @@ def rows_bundle(data: Bundle, split: str, rows: np.ndarray, x: np.ndarray) -> Bu
     sample axis are passed through too.
     """
     prefix = f"{split}/"
-    n = len(data[f"{split}/x"])
+    n = len(data.rows(f"{split}/x"))
     arrays = {}
-    for name, arr in data.arrays.items():
-        if name.startswith(prefix) and arr.ndim >= 1 and arr.shape[0] == n:
+    for name in data:
+        arr = data.rows(name)  # lazy arrays of other splits stay lazy; only ``rows`` of ``split`` are read
+        if name.startswith(prefix) and len(arr.shape) >= 1 and arr.shape[0] == n:
             arr = arr[rows]
         arrays[name] = arr
     arrays[f"{split}/x"] = np.asarray(x, dtype=np.float32)

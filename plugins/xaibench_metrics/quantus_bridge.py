@@ -228,8 +228,8 @@ def evaluate(
     several things per sample, e.g. MPRT per randomised layer) and the number of
     samples whose attributions Quantus rejected (scored NaN, see ``_REJECTIONS``).
     """
-    x = data[f"{split}/x"]
-    aux = data[f"{split}/aux"] if f"{split}/aux" in data else None
+    x = data.rows(f"{split}/x")  # each chunk reads its rows only
+    aux = data.rows(f"{split}/aux") if f"{split}/aux" in data else None
     device = str(model_device(model))
 
     def run(rows: np.ndarray) -> Any:

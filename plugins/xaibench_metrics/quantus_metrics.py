@@ -42,7 +42,7 @@ class _QuantusBase(Metric):
         if ctx.method is None or ctx.layer is None:
             raise ValueError(f"{self.name} needs an attribution-scope context (method and layer)")
         model = ctx.load_model()
-        n = len(ctx.data["test/x"])
+        n = len(ctx.data.rows("test/x"))
         if self.params.max_instances is not None:
             n = min(n, self.params.max_instances)
         targets = resolve_targets(
@@ -217,7 +217,7 @@ class QuantusMetric(_QuantusBase):
         metric = info["cls"](**qb.resolve_functions(kwargs))
 
         model, targets, reexplainer = self._setup(ctx)
-        x = ctx.data["test/x"]
+        x = ctx.data.rows("test/x")
         given = None
         if not info["explain"]:
             if ctx.attributions is None:
@@ -245,5 +245,5 @@ class QuantusMetric(_QuantusBase):
     def _segments(ctx: MetricContext, targets: np.ndarray) -> np.ndarray:
         if "test/mask" not in ctx.data:
             raise ValueError("Quantus localisation metrics need a segmentation mask (test/mask)")
-        mask = ctx.data["test/mask"][: len(targets)]
+        mask = ctx.data.rows("test/mask")[: len(targets)]
         return (mask == targets[:, None, None])[:, None].astype(np.float32)

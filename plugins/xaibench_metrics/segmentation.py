@@ -61,6 +61,7 @@ class SegmentationAgreement(Metric):
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = True
     requires: ClassVar[frozenset[str]] = frozenset({MASK})
+    streams: ClassVar[bool] = True
 
     class Params(Params):
         pass
@@ -68,22 +69,27 @@ class SegmentationAgreement(Metric):
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
         from sklearn.metrics import accuracy_score, f1_score, jaccard_score
 
+        from xaibench.arrays import iter_chunks, rows_for
+
         if ctx.attributions is None:
             raise ValueError("segmentation-agreement needs the attributions of an attribution-scope context")
-        mask = np.asarray(ctx.data["test/mask"])
-        maps = channel_summed(ctx.attributions)
-        if maps.shape[0] != mask.shape[0]:
-            raise ValueError(f"{maps.shape[0]} attribution maps for {mask.shape[0]} masks")
-        n_classes = maps.shape[1]
-        pred = predominant_class(maps, mask.shape[1:])
-
-        valid = (mask >= 0) & (mask < n_classes)
-        if not valid.any():
+        masks, attributions = ctx.data.rows("test/mask"), ctx.attributions
+        if len(attributions) != len(masks):
+            raise ValueError(f"{len(attributions)} attribution maps for {len(masks)} masks")
+        n_classes = attributions.shape[1]
+        # The confusion counts of each (truth, prediction) pair, summed a chunk of samples at a time
+        # (exact).  sklearn's input validation costs seconds per call on millions of pixels, so each
+        # distinct pair is then passed once, weighted by its count: the same scores, computed on at
+        # most classes**2 rows.
+        counts = np.zeros(n_classes**2, np.int64)
+        rows = rows_for(ctx.memory_budget_mb * 2**20 // 8, attributions, masks)
+        for start, block in iter_chunks(attributions, rows):
+            mask = np.asarray(masks[start:start + len(block)])
+            pred = predominant_class(channel_summed(np.asarray(block)), mask.shape[1:])
+            valid = (mask >= 0) & (mask < n_classes)
+            counts += np.bincount(mask[valid] * n_classes + pred[valid], minlength=n_classes**2)
+        if not counts.any():
             raise ValueError("segmentation-agreement: the mask has no pixel with a valid class index")
-        # sklearn's input validation costs seconds per call on millions of pixels, so
-        # each distinct (truth, prediction) pair is passed once, weighted by its count:
-        # the same scores, computed on at most classes**2 rows.
-        counts = np.bincount(mask[valid] * n_classes + pred[valid], minlength=n_classes**2)
         pairs = np.flatnonzero(counts)
         truth, pred, weight = pairs // n_classes, pairs % n_classes, counts[pairs]
 

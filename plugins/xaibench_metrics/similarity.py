@@ -5,19 +5,16 @@ from __future__ import annotations
 from itertools import combinations
 from typing import ClassVar
 
-import numpy as np
-
 from xaibench.components import Metric, MetricContext, MetricValue, Params, Scope
 
-from .arrays import channel_summed, pearson
+from .arrays import pearson_pairs
 
 
-def _correlate(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson over all values; a method that kept per-channel maps ``(N, classes, D, H, W)``
-    is compared with a channel-summed one ``(N, classes, H, W)`` through its sum over ``D``."""
-    if a.ndim != b.ndim:
-        a, b = channel_summed(a), channel_summed(b)
-    return pearson(a, b)
+def _rows(ctx: MetricContext) -> int:
+    """Samples correlated at once: the group's maps of that many samples stay within a quarter of the budget."""
+    from xaibench.arrays import rows_for
+
+    return rows_for(ctx.memory_budget_mb * 2**20 // 4, *ctx.group.values())
 
 
 class PearsonSimilarity(Metric):
@@ -41,12 +38,15 @@ class PearsonSimilarity(Metric):
     class Params(Params):
         pass
 
+    streams: ClassVar[bool] = True
+
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
         values: list[MetricValue] = []
-        for a, b in combinations(sorted(ctx.group), 2):
-            r = _correlate(ctx.group[a], ctx.group[b])
-            values.append(MetricValue("value", r, sub_key=b, attribution=a))
-            values.append(MetricValue("value", r, sub_key=a, attribution=b))
+        pairs = list(combinations(sorted(ctx.group), 2))
+        found = pearson_pairs(ctx.group, pairs, _rows(ctx))
+        for a, b in pairs:
+            values.append(MetricValue("value", found[a, b], sub_key=b, attribution=a))
+            values.append(MetricValue("value", found[a, b], sub_key=a, attribution=b))
         return values
 
 
@@ -63,6 +63,7 @@ class OriginalVsHarmonized(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "postprocessors"
     higher_is_better: ClassVar[bool | None] = None
+    streams: ClassVar[bool] = True
 
     class Params(Params):
         reference: str = "none"
@@ -75,9 +76,6 @@ class OriginalVsHarmonized(Metric):
                 f"original-vs-harmonized: reference post-processor {ref!r} is not in the group "
                 f"({', '.join(sorted(ctx.group))}); add it to the registry or set params.reference"
             )
-        original = ctx.group[ref]
-        return [
-            MetricValue("value", _correlate(original, other), sub_key=alias, postprocessor=ref)
-            for alias, other in sorted(ctx.group.items())
-            if alias != ref
-        ]
+        pairs = [(ref, alias) for alias in sorted(ctx.group) if alias != ref]
+        found = pearson_pairs(ctx.group, pairs, _rows(ctx))
+        return [MetricValue("value", found[ref, alias], sub_key=alias, postprocessor=ref) for _, alias in pairs]

@@ -8,16 +8,18 @@ for any attribution method.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
+from xaibench.arrays import RowStream, iter_chunks
 from xaibench.bundle import Bundle
 from xaibench.components import Params, PostProcessor
 
 from .knn import backend_names, get_backend
-from .ops import neighbour_mean, sample_subset
+from .ops import neighbour_mean, sample_subset, take_rows
 
 
 class Harmonize(PostProcessor):
@@ -34,6 +36,7 @@ class Harmonize(PostProcessor):
     version: ClassVar[str] = "1"
     needs_features: ClassVar[bool] = True
     needs_train_attributions: ClassVar[bool] = True
+    streams: ClassVar[bool] = True
 
     class Params(Params):
         k: int = Field(100, gt=0, description="neighbours averaged per test position (the most, with k_fraction)")
@@ -72,75 +75,111 @@ class Harmonize(PostProcessor):
             return p.k
         return int(min(p.k, max(p.k_min, round(p.k_fraction * n_vectors))))
 
+    def train_subset(self) -> int:
+        """Harmonization reads at most ``max_train_vectors`` train positions: the engine keeps those only."""
+        return self.params.max_train_vectors
+
     def prepare(self, features: Bundle | None, seed: int) -> Bundle:
-        """Neighbour search: ``features`` has ``train`` and ``test`` ``(N, D_l, H_l, W_l)``."""
-        train, test = _features(features)
-        n_tr, d, h_tr, w_tr = train.shape
-        n_te, _, h_te, w_te = test.shape
-        subset = sample_subset(n_tr * h_tr * w_tr, self.params.max_train_vectors, seed)
+        """Neighbour search.  ``features`` has ``test`` ``(N_te, D_l, H_l, W_l)`` (lazy on large
+        splits: read a chunk of samples at a time) and either the engine's ``train_rows`` ``(M, D_l)``
+        with ``subset`` and meta ``train_positions``, or the whole ``train`` ``(N, D_l, H_l, W_l)``
+        (the subset is then drawn here, the same way).  The state's ``neighbors`` has one row per test
+        sample, ``(N_te, H_l * W_l, k)`` (indices into ``subset``, nearest first)."""
+        train_vectors, subset, (n_tr, h_tr, w_tr) = _train_vectors(features, self.params.max_train_vectors, seed)
+        test = features.rows("test")  # type: ignore[union-attr]
+        if len(test.shape) != 4 or test.shape[1] != train_vectors.shape[1]:
+            raise ValueError(f"harmonize: test features {test.shape} do not match the train vectors "
+                             f"{train_vectors.shape} (expected (N, D_l={train_vectors.shape[1]}, H_l, W_l))")
+        n_te, d, h_te, w_te = test.shape
         k = self.neighbours(subset.size)
         if k > subset.size:
             raise ValueError(f"harmonize: k={k} exceeds the {subset.size} train feature vectors; lower k")
-        n_idx, hw_idx = np.divmod(subset, h_tr * w_tr)
-        # (M, D): advanced indices on axes 0 and 2 around a slice put the index axis first.
-        train_vectors = train.reshape(n_tr, d, h_tr * w_tr)[n_idx, :, hw_idx]
-        queries = test.transpose(0, 2, 3, 1).reshape(-1, d)
         if self.catalog is None:
             raise ValueError("harmonize finds its kNN backend in the catalog: create it with catalog.create(...)")
         backend = get_backend(self.params.backend, self.catalog)
-        neighbors = backend.search(train_vectors, queries, k, self.params.metric)
         index_dtype = np.int32 if subset.size < 2**31 else np.int64
-        return Bundle(
-            {"subset": subset, "neighbors": neighbors.astype(index_dtype)},
-            {
-                "backend": backend.name,
-                "metric": self.params.metric,
-                "k": k,
-                "train_positions": [n_tr, h_tr, w_tr],
-                "test_positions": [n_te, h_te, w_te],
-            },
-        )
+        rows = max(1, SEARCH_CHUNK_QUERIES // (h_te * w_te))
+        meta = {"backend": backend.name, "metric": self.params.metric, "k": k,
+                "train_positions": [n_tr, h_tr, w_tr], "test_positions": [n_te, h_te, w_te]}
+
+        def neighbours() -> Iterator[dict[str, np.ndarray]]:
+            backend.fit(train_vectors, self.params.metric)
+            try:
+                for _, block in iter_chunks(test, rows):
+                    queries = np.ascontiguousarray(block.transpose(0, 2, 3, 1)).reshape(-1, d)
+                    found = backend.query(queries, k).astype(index_dtype)
+                    yield {"neighbors": found.reshape(len(block), h_te * w_te, k)}
+            finally:
+                backend.release()
+
+        template = {"neighbors": np.zeros((0, h_te * w_te, k), index_dtype)}
+        return Bundle({"subset": subset}, meta, [RowStream(neighbours(), template)])
 
     def apply(self, state: Bundle | None, test: np.ndarray, train: np.ndarray | None) -> np.ndarray:
         """Harmonized test attributions, shape and dtype of ``test``.
 
-        ``test`` ``(N_te, classes, H_l, W_l)`` and ``train`` ``(N_tr, classes, H_l, W_l)``;
-        with a channel axis, ``(N, classes, D_l, H_l, W_l)``, the whole
-        ``(classes, D_l)`` tensor of each position is averaged.
+        ``test`` ``(N_te, classes, H_l, W_l)``; ``train`` the whole train maps ``(N_tr, classes,
+        H_l, W_l)`` or the engine's rows at the subset ``(M, classes)``; with a channel axis,
+        ``(N, classes, D_l, H_l, W_l)`` / ``(M, classes, D_l)``, the whole ``(classes, D_l)``
+        tensor of each position is averaged.
         """
+        return self.apply_chunk(state, test, train, 0)
+
+    def apply_chunk(self, state: Bundle | None, test: np.ndarray, train: np.ndarray | None, start: int) -> np.ndarray:
+        """Test samples ``start .. start + len(test) - 1`` harmonized (see :meth:`apply`)."""
         if state is None or train is None:
             raise ValueError("harmonize.apply needs the state from prepare() and the train attributions")
-        subset, neighbors = state["subset"], state["neighbors"]
+        subset, neighbors = state["subset"], state.rows("neighbors")
         n_tr, h_tr, w_tr = state.meta["train_positions"]
         n_te, h_te, w_te = state.meta["test_positions"]
-        _check_positions("test", test, (n_te, h_te, w_te))
-        _check_positions("train", train, (n_tr, h_tr, w_tr))
-        if test.shape[1:-2] != train.shape[1:-2]:
+        if start + len(test) > n_te:
+            raise ValueError(f"harmonize: test samples {start}..{start + len(test) - 1} beyond the {n_te} prepared")
+        _check_positions("test", test, (len(test), h_te, w_te))
+        rows = _train_rows(train, subset, (n_tr, h_tr, w_tr))
+        if test.shape[1:-2] != rows.shape[1:]:
             raise ValueError(f"harmonize: test attributions {test.shape} and train {train.shape} differ per position")
         width = int(np.prod(test.shape[1:-2]))
-        hw = h_tr * w_tr
-        train_by_position = train.reshape(n_tr, width, hw)
-
-        def rows(idx: np.ndarray) -> np.ndarray:
-            n_idx, hw_idx = np.divmod(subset[idx], hw)
-            return train_by_position[n_idx, :, hw_idx]
-
+        flat = rows.reshape(len(rows), width)
+        block = np.asarray(neighbors[start:start + len(test)]).reshape(-1, neighbors.shape[-1])
         dtype = test.dtype if np.issubdtype(test.dtype, np.floating) else np.float32
-        mean = neighbour_mean(rows, neighbors, width, dtype)  # (N_te * H * W, width)
-        out = mean.reshape(n_te, h_te, w_te, width).transpose(0, 3, 1, 2)
+        mean = neighbour_mean(take_rows(flat), block, width, dtype)  # (n * H * W, width)
+        out = mean.reshape(len(test), h_te, w_te, width).transpose(0, 3, 1, 2)
         return np.ascontiguousarray(out).reshape(test.shape)
 
 
-def _features(features: Bundle | None) -> tuple[np.ndarray, np.ndarray]:
-    if features is None or "train" not in features or "test" not in features:
-        raise ValueError("harmonize.prepare needs a features Bundle with 'train' and 'test' arrays")
-    train, test = features["train"], features["test"]
-    for split, arr in (("train", train), ("test", test)):
-        if arr.ndim != 4:
-            raise ValueError(f"harmonize: {split} features must be (N, D_l, H_l, W_l), got shape {arr.shape}")
-    if train.shape[1] != test.shape[1]:
-        raise ValueError(f"harmonize: train features have {train.shape[1]} channels but test {test.shape[1]}")
-    return train, test
+SEARCH_CHUNK_QUERIES = 262_144
+"""Test positions searched at once (their float32 queries and int neighbours stay a few hundred MB)."""
+
+
+def _train_vectors(features: Bundle | None, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``(M, D)`` train vectors, their flattened positions and ``[N, H, W]`` of the train split."""
+    if features is None or "test" not in features:
+        raise ValueError("harmonize.prepare needs a features Bundle with 'test' and 'train' (or 'train_rows') arrays")
+    if "train_rows" in features:
+        return features["train_rows"], features["subset"], list(features.meta["train_positions"])
+    if "train" not in features:
+        raise ValueError("harmonize.prepare needs a features Bundle with 'test' and 'train' (or 'train_rows') arrays")
+    train = features["train"]
+    if train.ndim != 4:
+        raise ValueError(f"harmonize: train features must be (N, D_l, H_l, W_l), got shape {train.shape}")
+    n_tr, d, h_tr, w_tr = train.shape
+    subset = sample_subset(n_tr * h_tr * w_tr, limit, seed)
+    n_idx, hw_idx = np.divmod(subset, h_tr * w_tr)
+    # (M, D): advanced indices on axes 0 and 2 around a slice put the index axis first.
+    return train.reshape(n_tr, d, h_tr * w_tr)[n_idx, :, hw_idx], subset, [n_tr, h_tr, w_tr]
+
+
+def _train_rows(train: np.ndarray, subset: np.ndarray, positions: tuple[int, int, int]) -> np.ndarray:
+    """The train attribution vectors at ``subset``: ``(M, classes[, D])``, from rows or whole maps."""
+    if train.ndim in (2, 3):
+        if len(train) != len(subset):
+            raise ValueError(f"harmonize: {len(train)} train attribution rows for {len(subset)} positions")
+        return train
+    n_tr, h_tr, w_tr = positions
+    _check_positions("train", train, positions)
+    n_idx, hw_idx = np.divmod(subset, h_tr * w_tr)
+    by_position = train.reshape(n_tr, *train.shape[1:-2], h_tr * w_tr)
+    return np.moveaxis(by_position, -1, 1)[n_idx, hw_idx]
 
 
 def _check_positions(split: str, attributions: np.ndarray, positions: tuple[int, int, int]) -> None:

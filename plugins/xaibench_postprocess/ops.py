@@ -6,20 +6,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from xaibench.arrays import seeded_subset
+
 # Working memory of one neighbour-averaging chunk: (rows, k, width) float values.
 CHUNK_BYTES = 64 * 2**20
 
 
-def sample_subset(total: int, limit: int, seed: int) -> np.ndarray:
-    """Sorted indices of ``min(total, limit)`` distinct items of ``range(total)``, int64.
-
-    All of them when ``total <= limit``; otherwise a uniform draw from
-    ``numpy.random.default_rng(seed)``, so the same seed gives the same subset.
-    """
-    if total <= limit:
-        return np.arange(total, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(total, size=limit, replace=False)).astype(np.int64)
+sample_subset = seeded_subset
+"""The train positions harmonization searches: the engine's draw (:func:`xaibench.arrays.seeded_subset`)."""
 
 
 def neighbour_mean(

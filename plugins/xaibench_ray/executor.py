@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from xaibench.components import Executor, Params
 from xaibench.scheduling import DependencyTracker
-from xaibench.stages import STAGE_KINDS, Stage, StageOutcome
+from xaibench.stages import STAGE_KINDS, Shard, Stage, StageOutcome
 from xaibench.stages.runner import StageRunner
 
 log = logging.getLogger("xaibench")
@@ -58,6 +58,11 @@ class RayExecutor(Executor):
         turn off on an autoscaling cluster whose GPU nodes appear on demand."""
         verbose: bool = False
         """Ray's own logs, the workers' output and the dashboard."""
+        shards: bool = True
+        """Cut an attribution stage over a large split into sample-range shards, each a task and a
+        cache entry of its own (so one stage spreads over the cluster, and a lost worker costs one shard)."""
+        shard_mb: float | None = Field(None, gt=0)
+        """Input megabytes per shard; default: the registry's ``memory_budget_mb``."""
 
         @field_validator("cpus_per_stage", "gpus_per_stage")
         @classmethod
@@ -93,6 +98,16 @@ class RayExecutor(Executor):
             opts["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}
         return opts
 
+    def _shards(self, plan: Callable[..., list[Shard]], runner: StageRunner, stage: Stage) -> list[Shard]:
+        """The shards to run ``stage`` as (``[]``: one task), from the data's size and the budget."""
+        if not self.params.shards:
+            return []
+        try:
+            return plan(runner, stage, self.params.shard_mb)
+        except Exception as exc:  # the stage then runs whole and reports its own errors
+            log.debug("no shards for %s: %s", stage.label, exc)
+            return []
+
     @staticmethod
     def infeasible(opts: dict[str, Any], largest_node: dict[str, float]) -> str | None:
         """Why no node of the cluster can run a task with ``opts``, or None."""
@@ -125,12 +140,14 @@ class RayExecutor(Executor):
 
     def _run(self, ray: Any, stages: Sequence[Stage], runner: StageRunner,
              notify: Callable[[Stage, StageOutcome], None]) -> None:
-        from .task import run_stage
+        from xaibench.stages.runner import shard_plan
 
-        cpu_task = ray.remote(run_stage)
+        from .task import run_shard, run_stage
+
+        cpu_task, cpu_shard = ray.remote(run_stage), ray.remote(run_shard)
         # Ray's own default for GPU functions (ray-project/ray#29624): a fresh worker per task, so CUDA
         # state and models on the GPU never outlive the task nor meet a task given another GPU.
-        gpu_task = ray.remote(max_calls=1)(run_stage)
+        gpu_task, gpu_shard = ray.remote(max_calls=1)(run_stage), ray.remote(max_calls=1)(run_shard)
         spec = runner.spec()
         # Workers do not share the driver's working directory: a relative cache path must be anchored here.
         root = spec.cache_root if "://" in spec.cache_root else str(Path(spec.cache_root).resolve())
@@ -138,6 +155,7 @@ class RayExecutor(Executor):
         largest = _largest_node(ray) if self.params.check_resources else None
         deps = DependencyTracker(stages)
         running: dict[Any, Stage] = {}
+        sharded: dict[str, tuple[list[Shard], set[str], list[StageOutcome]]] = {}  # stage key -> shards, pending, failed
         # Completions arrive through future callbacks (O(1) each): ray.wait over every running task
         # costs O(tasks) per call, which dominated the driver on grids of thousands of stages.
         finished: queue.SimpleQueue = queue.SimpleQueue()
@@ -156,9 +174,17 @@ class RayExecutor(Executor):
                         finish(stage, StageOutcome(stage.key, "failed", error=f"ResourceError: {why}"))
                         continue
                     threads = max(1, math.floor(opts["num_cpus"]))
-                    task = gpu_task if opts["num_gpus"] > 0 else cpu_task
-                    ref = task.options(**opts).remote(spec, stage, threads)
-                    running[ref] = stage
+                    gpu = opts["num_gpus"] > 0
+                    shards = self._shards(shard_plan, runner, stage)
+                    if shards:  # one task per shard; the stage is gathered when all are in
+                        sharded[stage.key] = (shards, {s.key for s in shards}, [])
+                        for shard in shards:
+                            ref = (gpu_shard if gpu else cpu_shard).options(**{**opts, "name": opts["name"][:190] + f" {shard.start}"}).remote(spec, shard, threads)
+                            running[ref] = (stage, shard)
+                            ref.future().add_done_callback(lambda _, ref=ref: finished.put(ref))
+                        continue
+                    ref = (gpu_task if gpu else cpu_task).options(**opts).remote(spec, stage, threads)
+                    running[ref] = (stage, None)
                     ref.future().add_done_callback(lambda _, ref=ref: finished.put(ref))
                 if not running:
                     break
@@ -166,8 +192,18 @@ class RayExecutor(Executor):
                 while not finished.empty():
                     done.append(finished.get_nowait())
                 for ref in done:
-                    stage = running.pop(ref)
-                    finish(stage, _outcome(ray, ref, stage))
+                    stage, shard = running.pop(ref)
+                    if shard is None:
+                        finish(stage, _outcome(ray, ref, stage))
+                        continue
+                    shards, pending, failed = sharded[stage.key]
+                    got = _outcome(ray, ref, stage)
+                    pending.discard(shard.key)
+                    if not got.ok:
+                        failed.append(got)
+                    if not pending:
+                        del sharded[stage.key]
+                        finish(stage, _shard_failure(failed[0], stage) if failed else runner.gather(stage, shards))
         except BaseException:
             # Interrupted (Ctrl-C) or the driver failed: free the cluster; entries are written
             # atomically, so a killed task leaves nothing half-stored.
@@ -209,3 +245,7 @@ def _largest_node(ray: Any) -> dict[str, float]:
         for res, n in node.get("Resources", {}).items():
             best[res] = max(best.get(res, 0.0), float(n))
     return best
+
+
+def _shard_failure(outcome: StageOutcome, stage: Stage) -> StageOutcome:
+    return StageOutcome(stage.key, "failed", outcome.seconds, outcome.error, outcome.traceback)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from xaibench.stages import Stage, StageOutcome
+from xaibench.stages import Shard, Stage, StageOutcome
 from xaibench.stages.runner import RunnerSpec, StageRunner
 
 # One runner per worker process, reused across tasks: its plugin session is rebuilt once and its
@@ -36,3 +36,11 @@ def run_stage(spec: RunnerSpec, stage: Stage, threads: int) -> StageOutcome:
     if "torch" in sys.modules:  # a worker is reused by tasks of different sizes
         sys.modules["torch"].set_num_threads(threads)
     return worker_runner(spec)(stage)
+
+
+def run_shard(spec: RunnerSpec, shard: Shard, threads: int) -> StageOutcome:
+    """Compute one shard of a stage into its own cache entry; return the small outcome (never raises)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    return worker_runner(spec).run_shard(shard)

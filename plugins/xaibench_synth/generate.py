@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xaibench.arrays import RowStream
 from xaibench.bundle import Bundle
 
 from .bands import SPLIT_CODES
@@ -31,9 +32,18 @@ def generate_split(chunk_fn: ChunkFn, split: str, n: int, chunk: int = CHUNK) ->
     return out
 
 
+def split_stream(chunk_fn: ChunkFn, split: str, n: int, chunk: int = CHUNK) -> RowStream:
+    """The ``n`` samples of ``split`` as a stream of ``chunk`` samples at a time (generated when read)."""
+    code = SPLIT_CODES[split]
+    template = {k: v[:0].copy() for k, v in chunk_fn(code, 0, 1).items()} if n == 0 else None
+    chunks = (chunk_fn(code, start, min(chunk, n - start)) for start in range(0, n, chunk))
+    return RowStream(chunks, template, prefix=split)
+
+
 def generate_bundle(chunk_fn: ChunkFn, sizes: dict[str, int], meta: dict, chunk: int = CHUNK) -> Bundle:
-    """A :class:`Bundle` with ``"<split>/<field>"`` arrays for each split in ``sizes``."""
-    return Bundle.from_splits({split: generate_split(chunk_fn, split, n, chunk) for split, n in sizes.items()}, meta)
+    """A :class:`Bundle` with ``"<split>/<field>"`` arrays for each split in ``sizes``, generated a chunk at
+    a time as the cache writes them (sample ``i`` depends on its index only, so the chunk size changes nothing)."""
+    return Bundle(meta=meta, streams=[split_stream(chunk_fn, split, n, chunk) for split, n in sizes.items()])
 
 
 def write_npz(bundle: Bundle, path: str | Path) -> Path:

@@ -11,12 +11,14 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xaibench.arrays import LazyArray
 from xaibench.bundle import Bundle
 from xaibench.progress import task as progress_task
 
@@ -29,38 +31,65 @@ def default_device() -> torch.device:
     return torch.device(name)
 
 
+IN_MEMORY_BYTES = 128 * 2**20
+"""A split's inputs up to this size are read whole into memory (the fastest batches); larger ones
+stay in the cache's row files and each batch reads its samples (bounded memory at any size)."""
+
+
+class Rows:
+    """Rows of an input array as tensors, from memory or, for a large split, read per batch."""
+
+    def __init__(self, array: Any, dtype: Any = np.float32) -> None:
+        if isinstance(array, LazyArray) and array.nbytes <= IN_MEMORY_BYTES:
+            array = np.asarray(array)
+        self.array, self.dtype = array, dtype
+        self.whole = None if isinstance(array, LazyArray) else _tensor(array, dtype)
+        self.shape = tuple(array.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        if self.whole is not None:
+            return self.whole[index]
+        if isinstance(index, torch.Tensor):
+            index = index.numpy()
+        return _tensor(self.array[index], self.dtype)
+
+
 @dataclass
 class SplitData:
-    """One split as tensors: model inputs ``x`` and ``aux`` (or None), targets ``y``.
+    """One split's model inputs ``x`` and ``aux`` (or None) and targets ``y``, as rows of tensors.
 
     Classification: ``x`` ``(N, C, H, W)``, ``y`` multi-hot float ``(N, classes)`` or class
     index ``(N,)``.  Forecast: ``x`` the context ``(N, T_c * C, H, W)``, ``aux`` the weather
     ``(N, T_days * V)``, ``y`` the target frames ``(N, T_t, C, H, W)`` (cloud mask last).
     """
 
-    x: torch.Tensor
+    x: Rows
     y: torch.Tensor
-    aux: torch.Tensor | None
+    aux: Rows | None
 
     @property
     def n(self) -> int:
-        return self.x.shape[0]
+        return len(self.x)
 
 
 def _tensor(array: np.ndarray, dtype=np.float32) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
 
 
-def model_inputs(data: Bundle, split: str, task: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(x, aux)`` arrays of ``split`` as the model takes them (see :class:`SplitData`)."""
+def model_inputs(data: Bundle, split: str, task: str) -> tuple[Any, Any]:
+    """``(x, aux)`` arrays of ``split`` as the model takes them (see :class:`SplitData`); a large
+    classification split's ``x`` stays lazy (:class:`xaibench.arrays.LazyArray`)."""
     if task == "forecast":
         context, weather = data[f"{split}/context"], data[f"{split}/weather"]
         return context.reshape(context.shape[0], -1, *context.shape[-2:]), weather.reshape(weather.shape[0], -1)
-    return data[f"{split}/x"], data.arrays.get(f"{split}/aux")
+    return data.rows(f"{split}/x"), (data.rows(f"{split}/aux") if f"{split}/aux" in data else None)
 
 
 def split_data(data: Bundle, split: str, task: str, need_aux: bool) -> SplitData | None:
-    """Tensors of ``split`` (``None`` if the bundle has no such split)."""
+    """The rows of ``split`` (``None`` if the bundle has no such split)."""
     if f"{split}/x" not in data and f"{split}/context" not in data:
         return None
     x, aux = model_inputs(data, split, task)
@@ -74,7 +103,7 @@ def split_data(data: Bundle, split: str, task: str, need_aux: bool) -> SplitData
         raise ValueError(f"unknown task {task!r}")
     if aux is None and need_aux:
         raise ValueError(f"this model needs the auxiliary vector but the data has no {split}/aux")
-    return SplitData(_tensor(x), y, None if aux is None else _tensor(aux))
+    return SplitData(Rows(x), y, None if aux is None else Rows(aux))
 
 
 REFLECTANCE_BANDS = 4
@@ -293,7 +322,7 @@ def features(net: nn.Module, data: Bundle, split: str, layer: str, task: str, ba
     x, aux = model_inputs(data, split, task)
     device = next(net.parameters()).device
     out = []
-    for i in range(0, x.shape[0], batch_size):
+    for i in range(0, len(x), batch_size):
         xb = torch.as_tensor(np.asarray(x[i : i + batch_size], dtype=np.float32), device=device)
         ab = (
             None

@@ -110,7 +110,7 @@ def test_state_layout_and_subset_determinism() -> None:
     assert a["subset"].dtype == np.int64 and a["subset"].shape == (100,)
     assert np.unique(a["subset"]).size == 100 and a["subset"].min() >= 0 and a["subset"].max() < 250
     assert (np.diff(a["subset"]) > 0).all()
-    assert a["neighbors"].shape == (3 * 5 * 5, 4) and a["neighbors"].dtype in (np.int32, np.int64)
+    assert a["neighbors"].shape == (3, 5 * 5, 4) and a["neighbors"].dtype in (np.int32, np.int64)
     np.testing.assert_array_equal(a["subset"], b["subset"])
     np.testing.assert_array_equal(a["neighbors"], b["neighbors"])
     assert not np.array_equal(a["subset"], c["subset"])
@@ -131,7 +131,7 @@ def test_k_fraction_keeps_the_share_of_the_feature_space() -> None:
     feats = Bundle({"train": rng.standard_normal((12, 4, 5, 5), dtype=np.float32),
                     "test": rng.standard_normal((2, 4, 5, 5), dtype=np.float32)})
     state = make(k=50, k_fraction=0.04, k_min=3).prepare(feats, seed=0)  # 300 train vectors -> k = 12
-    assert state["neighbors"].shape == (2 * 5 * 5, 12) and state.meta["k"] == 12
+    assert state["neighbors"].shape == (2, 5 * 5, 12) and state.meta["k"] == 12
 
 
 def test_shapes_dtypes_preserved_and_spatial_mismatch_rejected() -> None:
@@ -179,9 +179,9 @@ def test_prepare_rejects_bad_features_and_too_large_k() -> None:
     tr, te = rng.standard_normal((2, 3, 2, 2), dtype=np.float32), rng.standard_normal((1, 3, 2, 2), dtype=np.float32)
     with pytest.raises(ValueError, match="exceeds the 8 train feature vectors"):
         make(k=9).prepare(Bundle({"train": tr, "test": te}), seed=0)
-    with pytest.raises(ValueError, match="'train' and 'test'"):
+    with pytest.raises(ValueError, match="'test' and 'train'"):
         make(k=2).prepare(None, seed=0)
-    with pytest.raises(ValueError, match="channels"):
+    with pytest.raises(ValueError, match="do not match the train vectors"):
         make(k=2).prepare(Bundle({"train": tr, "test": te[:, :2]}), seed=0)
     with pytest.raises(ValueError, match=r"\(N, D_l, H_l, W_l\)"):
         make(k=2).prepare(Bundle({"train": tr[0], "test": te}), seed=0)

@@ -15,8 +15,9 @@ from xaibench_toy.plugin import ToyGradient
 
 
 class PidGradient(ToyGradient):
-    """toy-gradient that first writes ``<split>-<seed>-<layer>.<pid>.<ns>.pid`` into ``pid_dir``,
-    holding the CUDA_VISIBLE_DEVICES it saw (``unset`` if none)."""
+    """toy-gradient that first writes ``<split>-<seed>-<layer>.<pid>.<ns>.<offset>.pid`` into ``pid_dir``
+    (``offset``: the request's first sample in its split), holding the CUDA_VISIBLE_DEVICES it saw
+    (``unset`` if none)."""
 
     name = "pid-gradient"
 
@@ -26,7 +27,7 @@ class PidGradient(ToyGradient):
     def attribute(self, request):
         tag = f"{request.split}-{request.seed}-{request.layer}"
         seen = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
-        Path(self.params.pid_dir, f"{tag}.{os.getpid()}.{time.time_ns()}.pid").write_text(seen)
+        Path(self.params.pid_dir, f"{tag}.{os.getpid()}.{time.time_ns()}.{request.offset}.pid").write_text(seen)
         return super().attribute(request)
 
 

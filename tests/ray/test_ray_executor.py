@@ -189,6 +189,53 @@ def test_a_component_registered_only_in_process_reaches_the_ray_workers(rsession
     assert got.computed == got.stages and table_rows(got.results_path) == table_rows(ref.results_path)
 
 
+SHARDED = SMALL.replace("datasets: {d: toy-data}", "datasets: {d: {component: toy-data, params: {n: 12}}}")
+
+
+def _sharded(workdir: Path, name: str, executor: str, sleep: float) -> tuple[Path, Path]:
+    pid_dir = workdir / f"pids-{name}"
+    pid_dir.mkdir()
+    text = SHARDED.replace("PID_DIR", str(pid_dir)).replace("SLEEP", str(sleep)).replace("SEEDS", "[0]")
+    text += f"cache: cache-{name}\nresults: res-{name}\nexecutor: {executor}\ntracking: {{component: {MEMORY_TRACKER}}}\n"
+    return write(workdir / f"{name}.yaml", text), pid_dir
+
+
+def test_one_attribution_stage_runs_as_shards_on_two_workers(rsession, workdir):
+    """12 test samples of 128 input bytes, shards of at most 600 bytes: 3 shards of 4, as 3 tasks."""
+    ref_path, _ = _sharded(workdir, "ref", "{component: local}", 0.0)
+    path, pid_dir = _sharded(workdir, "shards", "{component: ray, shard_mb: 0.0006}", 1.0)
+    ref, got = grid(rsession, ref_path), grid(rsession, path)
+    assert got.ok, got.failed
+    test_files = sorted(pid_dir.glob("test-0-deep.*.pid"))
+    assert sorted(int(p.name.split(".")[3]) for p in test_files) == [0, 4, 8]  # each shard once
+    assert len({p.name.split(".")[1] for p in test_files}) == 2  # on both workers of the 2-CPU Ray
+    assert table_rows(got.results_path) == table_rows(ref.results_path)
+    again = grid(rsession, path)
+    assert again.computed == 0 and len(list(pid_dir.glob("test-0-deep.*.pid"))) == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_workers_shard_is_recomputed(rsession, workdir):
+    ref_path, _ = _sharded(workdir, "ref", "{component: local}", 0.0)
+    path, pid_dir = _sharded(workdir, "killshard", "{component: ray, shard_mb: 0.0006, max_retries: 2}", 1.0)
+    ref = grid(rsession, ref_path)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_worker, args=(pid_dir, killed))
+    killer.start()
+    got = grid(rsession, path)
+    killer.join()
+    assert len(killed) == 1 and got.ok, got.failed
+    by_offset: dict[str, list[int]] = {}
+    for p in pid_dir.glob("test-0-deep.*.pid"):
+        _, pid, _, offset, _ = p.name.split(".")
+        by_offset.setdefault(offset, []).append(int(pid))
+    assert sorted(by_offset, key=int) == ["0", "4", "8"]
+    victim = next(o for o, pids in by_offset.items() if killed[0] in pids)
+    assert len(by_offset[victim]) == 2 and len(set(by_offset[victim])) == 2  # killed, then recomputed elsewhere
+    assert all(len(pids) == 1 for o, pids in by_offset.items() if o != victim)  # no other shard recomputed
+    assert table_rows(got.results_path) == table_rows(ref.results_path)
+
+
 def _kill_first_worker(pid_dir: Path, killed: list[int], timeout: float = 60) -> None:
     """SIGKILL the Ray worker that writes the first pid file (never this process)."""
     deadline = time.time() + timeout

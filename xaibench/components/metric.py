@@ -91,8 +91,28 @@ class Metric(Component):
     kind: ClassVar[str] = "metric"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = True
+    directions: ClassVar[dict[str, bool | None]] = {}
+    """Direction per statistic where it differs from ``higher_is_better``: ``{"deletion": False,
+    "insertion": True, "n_samples": None}``; ``None`` marks a statistic that is not a score
+    (a count, a std, a p-value) and is never ranked.  See :meth:`direction`."""
+    headline: ClassVar[str | None] = None
+    """The statistic ``rank``, the report and the end-of-run table use by default (``None``: the
+    metric's only statistic, or ``"value"``)."""
+    category: ClassVar[str | None] = None
+    """The family the metric belongs to (``"faithfulness"``, ``"robustness"``, ``"localisation"``,
+    ``"complexity"``, ``"randomisation"``, ``"agreement"``), shown by ``rank`` and the report."""
     needs_raw_attributions: ClassVar[bool] = False
     """Evaluate the method's raw attributions (before post-processing) once, for every post-processor."""
+    streams: ClassVar[bool] = False
+    """True for metrics that reduce a chunk of samples at a time: ``ctx.attributions`` and the
+    values of ``ctx.group`` are then the stored arrays, possibly lazy (iterate them with
+    :func:`xaibench.arrays.iter_chunks`), and large data arrays are read with ``ctx.data.rows``.
+    Otherwise they are numpy arrays read whole."""
+
+    def direction(self, statistic: str) -> bool | None:
+        """``True`` when a higher ``statistic`` is better, ``False`` when lower is, ``None`` when it is
+        not a score."""
+        return self.directions.get(statistic, self.higher_is_better)
 
     def incompatibility(self, model_info: ModelInfo, layer: str | None) -> str | None:
         return None

@@ -6,6 +6,6 @@ holds the kind's constructor (used by planning) next to the code that reads its 
 computes it (used by :class:`~xaibench.stages.runner.StageRunner`).
 """
 
-from .graph import STAGE_KINDS, GroupMember, Role, Stage, StageKind, StageOutcome, in_order
+from .graph import STAGE_KINDS, GroupMember, Role, Shard, Stage, StageKind, StageOutcome, in_order
 
-__all__ = ["STAGE_KINDS", "GroupMember", "Role", "Stage", "StageKind", "StageOutcome", "in_order"]
+__all__ = ["STAGE_KINDS", "GroupMember", "Role", "Shard", "Stage", "StageKind", "StageOutcome", "in_order"]

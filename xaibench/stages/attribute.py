@@ -1,46 +1,64 @@
-"""The ``attribute`` stage: one method's raw attributions of a split, every class, at a layer."""
+"""The ``attribute`` stage: one method's raw attributions of a split, every class, at a layer.
+
+Computed a chunk of samples at a time (unless the method needs the whole split): the maps are
+written as they come.  With ``train_subset`` (the train split of a post-processor that reads
+only some positions) only those positions' attribution vectors are kept: ``rows`` and ``subset``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .features import chunked, gather_subset, split_rows
 from .graph import Stage
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..bundle import Bundle
     from ..config import ComponentRef
     from .inputs import StageInputs
 
 
 def attribute_stage(method: ComponentRef, layer: str, split: str, seed: int, data: Stage, model: Stage,
-                    where: str) -> Stage:
+                    where: str, train_subset: int | None = None) -> Stage:
     """``where`` names the model in the label (``uhnet/seed0``)."""
-    return Stage("attribute", {"method": method.identity(), "layer": layer, "split": split, "seed": seed},
-                 {"data": data, "model": model}, label=f"{method.alias} {split} {where}/{layer}")
+    spec: dict[str, Any] = {"method": method.identity(), "layer": layer, "split": split, "seed": seed}
+    if train_subset is not None:
+        spec["train_subset"] = train_subset
+    return Stage("attribute", spec, {"data": data, "model": model}, label=f"{method.alias} {split} {where}/{layer}")
 
 
-def compute_attribute(stage: Stage, inputs: StageInputs) -> Bundle:
+def compute_attribute(stage: Stage, inputs: StageInputs, rows: tuple[int, int] | None = None) -> Bundle:
+    """The stage's maps; ``rows`` = ``(start, stop)`` computes one shard (those samples only)."""
     import numpy as np
 
+    from ..arrays import RowStream
     from ..bundle import Bundle
     from ..components import AttributionRequest
 
     method = inputs.component(stage.spec["method"])
     data_stage = stage.inputs["data"]
-    request = AttributionRequest(
-        model=inputs.model(stage.inputs["model"], data_stage),
-        data=inputs.load(data_stage),
-        data_info=inputs.data_info(data_stage),
-        split=stage.spec["split"],
-        layer=stage.spec["layer"],
-        seed=stage.spec["seed"],
-        memory_budget_mb=inputs.memory_budget_mb,
-    )
-    attr = np.asarray(method.attribute(request))  # type: ignore[attr-defined]
-    n = len(request.data[f"{request.split}/x"])
-    if attr.ndim not in (4, 5) or attr.shape[0] != n or attr.shape[1] != request.data_info.n_classes:
-        raise ValueError(
-            f"attribution {stage.spec['method']['name']!r} returned shape {attr.shape}; expected "
-            f"(N={n}, classes={request.data_info.n_classes}, H, W) or (N, classes, D, H, W)"
-        )
-    return Bundle({"attributions": attr.astype(np.float32, copy=False)}, {"shape": list(attr.shape)})
+    model = inputs.model(stage.inputs["model"], data_stage)
+    data, info = inputs.load(data_stage), inputs.data_info(data_stage)
+    split, name = stage.spec["split"], stage.spec["method"]["name"]
+    n = len(split_rows(data, split))
+
+    def explain(view: Bundle, start: int) -> np.ndarray:
+        request = AttributionRequest(model=model, data=view, data_info=info, split=split, layer=stage.spec["layer"],
+                                     seed=stage.spec["seed"], memory_budget_mb=inputs.memory_budget_mb, offset=start)
+        attr = np.asarray(method.attribute(request))  # type: ignore[attr-defined]
+        rows = len(split_rows(view, split))
+        if attr.ndim not in (4, 5) or attr.shape[0] != rows or attr.shape[1] != info.n_classes:
+            raise ValueError(f"attribution {name!r} returned shape {attr.shape}; expected "
+                             f"(N={rows}, classes={info.n_classes}, H, W) or (N, classes, D, H, W)")
+        return attr.astype(np.float32, copy=False)
+
+    step = n if getattr(method, "whole_split", False) else inputs.chunk_rows(split_rows(data, split))
+    parts = chunked(data, split, max(step, 1), explain, *(rows or (0, n)))
+    meta: dict[str, Any] = {}
+    if "train_subset" in stage.spec:
+        got = gather_subset(parts, n, stage.spec["train_subset"], stage.spec["seed"], meta)
+        return Bundle(got, meta)
+    template = {"attributions": np.zeros((0, info.n_classes, 0, 0), np.float32)}
+    return Bundle(meta=meta, streams=[RowStream(({"attributions": a} for _, a in parts), template)])

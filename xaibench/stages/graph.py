@@ -77,6 +77,25 @@ class Stage:
         return isinstance(other, Stage) and other.key == self.key
 
 
+@dataclass(frozen=True, eq=False)
+class Shard:
+    """Samples ``start .. stop - 1`` of a stage over a large split, computed as a cache entry of its
+    own (``key``) so that one stage's shards run as separate tasks; the stage's own entry then
+    gathers them (see :meth:`xaibench.stages.runner.StageRunner.shards`)."""
+
+    stage: Stage
+    start: int
+    stop: int
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", stable_hash({"shard": self.stage.key, "rows": [self.start, self.stop]}))
+
+    @property
+    def label(self) -> str:
+        return f"{self.stage.label or self.stage.kind} [{self.start}:{self.stop}]"
+
+
 Status = Literal["cached", "computed", "failed", "blocked"]
 
 

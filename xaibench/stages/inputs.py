@@ -81,6 +81,13 @@ class StageInputs:
     def remember(self, stage: Stage, bundle: Bundle) -> None:
         self.memo.put(stage.key, bundle, bundle.nbytes())
 
+    def forget(self, key: str) -> None:
+        """Drop ``key`` (and a model loaded from it) from the memo: its entry is being replaced."""
+        for k in (key, "model:" + key):
+            if k in self.memo.items:
+                _, n = self.memo.items.pop(k)
+                self.memo.used -= n
+
     def component(self, ident: dict[str, Any]) -> Component:
         """The component a stage spec names (``{"kind", "name", "params", ...}``), with validated params."""
         return self.session.catalog.create(ident["kind"], ident["name"], ident["params"])
@@ -95,6 +102,13 @@ class StageInputs:
         model = self.component(model_stage.spec["model"]).load(self.data_info(data_stage), state)  # type: ignore[attr-defined]
         self.memo.put(memo_key, model, state.nbytes())
         return model
+
+    def chunk_rows(self, *arrays: Any) -> int:
+        """Samples a stage handles at once: as many rows of ``arrays`` as fit in a quarter of the
+        memory budget (the rest is the component's working memory)."""
+        from ..arrays import rows_for
+
+        return rows_for(self.memory_budget_mb * 2**20 // 4, *arrays)
 
     def data_info(self, data_stage: Stage) -> DatasetInfo:
         from ..components import info_from_dict

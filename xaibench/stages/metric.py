@@ -65,10 +65,14 @@ def compute_metric(stage: Stage, inputs: StageInputs) -> Bundle:
         ctx.training, ctx.history = trained.get("metrics", {}), trained.get("history", [])
     if "method" in stage.spec:
         ctx.method = inputs.component(stage.spec["method"])  # type: ignore[assignment]
+    def maps(s: Stage) -> Any:  # a streaming metric reads the stored (maybe lazy) array a chunk at a time
+        bundle = inputs.load(s)
+        return bundle.rows("attributions") if getattr(metric, "streams", False) else bundle["attributions"]
+
     if "attributions" in stage.inputs:
-        ctx.attributions = inputs.load(stage.inputs["attributions"])["attributions"]
+        ctx.attributions = maps(stage.inputs["attributions"])
     for member in stage.members:
-        ctx.group[member.alias] = inputs.load(member.attributions)["attributions"]
+        ctx.group[member.alias] = maps(member.attributions)
         if member.model is not None:
             ctx.group_info[member.alias] = inputs.component(member.model.spec["model"]).info(info)  # type: ignore[attr-defined]
     values = metric.evaluate(ctx)  # type: ignore[attr-defined]

@@ -43,16 +43,31 @@ def compute_prepare(stage: Stage, inputs: StageInputs) -> Bundle:
 
 
 def compute_postprocess(stage: Stage, inputs: StageInputs) -> Bundle:
+    """A streaming post-processor gets the test maps a chunk at a time; the others whole."""
     import numpy as np
 
+    from ..arrays import RowStream, iter_chunks
     from ..bundle import Bundle
 
     pp = inputs.component(stage.spec["postprocessor"])
+    name = stage.spec["postprocessor"]["name"]
     state = (inputs.load(stage.inputs["state"]) if "state" in stage.inputs
              else pp.prepare(None, stage.spec["seed"]))  # type: ignore[attr-defined]
-    test = inputs.load(stage.inputs["test"])["attributions"]
-    train = inputs.load(stage.inputs["train"])["attributions"] if "train" in stage.inputs else None
-    out = np.asarray(pp.apply(state, test, train), dtype=np.float32)  # type: ignore[attr-defined]
-    if out.shape != test.shape:
-        raise ValueError(f"post-processor {stage.spec['postprocessor']['name']!r} changed the shape {test.shape} -> {out.shape}")
-    return Bundle({"attributions": out}, {"shape": list(out.shape)})
+    test = inputs.load(stage.inputs["test"]).rows("attributions")
+    train = None
+    if "train" in stage.inputs:
+        trained = inputs.load(stage.inputs["train"])
+        train = trained["rows"] if "rows" in trained else trained["attributions"]
+
+    def checked(out: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+        out = np.asarray(out, dtype=np.float32)
+        if out.shape != expected:
+            raise ValueError(f"post-processor {name!r} changed the shape {expected} -> {out.shape}")
+        return out
+
+    if not getattr(pp, "streams", False):
+        whole = np.asarray(test)
+        return Bundle({"attributions": checked(pp.apply(state, whole, train), whole.shape)})  # type: ignore[attr-defined]
+    chunks = ({"attributions": checked(pp.apply_chunk(state, block, train, start), block.shape)}  # type: ignore[attr-defined]
+              for start, block in iter_chunks(test, inputs.chunk_rows(test)))
+    return Bundle(streams=[RowStream(chunks, {"attributions": np.asarray(test[:0])})])

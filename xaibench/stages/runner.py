@@ -8,6 +8,7 @@ in-process reach pool and Ray workers as long as they can be pickled).
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import traceback
@@ -15,19 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..cache import Cache
+from ..arrays import CorruptRows
+from ..bundle import Bundle
+from ..cache import Cache, CorruptEntry
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
-from .graph import Stage, StageOutcome
+from .graph import Shard, Stage, StageOutcome
 from .inputs import StageInputs
 from .metric import compute_metric
 from .postprocess import compute_postprocess, compute_prepare
 from .train import compute_train
 
 if TYPE_CHECKING:
-    from ..bundle import Bundle
     from ..plugins import PluginSession, SessionDescription
+
+log = logging.getLogger("xaibench")
 
 COMPUTE: dict[str, Callable[[Stage, StageInputs], Bundle]] = {
     "data": compute_data,
@@ -82,7 +86,16 @@ class StageRunner:
         if self.cache.has(stage.key):
             return StageOutcome(stage.key, "cached")
         try:
-            self.compute(stage)
+            try:
+                self.compute(stage)
+            except (CorruptEntry, CorruptRows) as exc:
+                if not exc.key or exc.key == stage.key:
+                    raise
+                # an input's row file was found torn while reading it: recompute that input, then this stage
+                log.warning("%s; recomputing it", exc)
+                self.inputs.forget(exc.key)
+                self.cache.discard(exc.key)
+                self.compute(stage)
         except Exception as exc:
             return StageOutcome(
                 stage.key, "failed", time.perf_counter() - start,
@@ -91,13 +104,69 @@ class StageRunner:
             )
         return StageOutcome(stage.key, "computed", time.perf_counter() - start)
 
+    def run_shard(self, shard: Shard) -> StageOutcome:
+        """Compute one shard of a stage into its own entry (never raises)."""
+        start = time.perf_counter()
+        if self.cache.has(shard.key):
+            return StageOutcome(shard.key, "cached")
+        try:
+            seed_everything(int(shard.stage.key[:8], 16) ^ int(shard.stage.spec.get("seed", 0)))
+            self.cache.put(shard.key, compute_attribute(shard.stage, self.inputs, (shard.start, shard.stop)))
+        except Exception as exc:
+            return StageOutcome(shard.key, "failed", time.perf_counter() - start,
+                                error=f"{type(exc).__name__}: {exc}".splitlines()[0], traceback=traceback.format_exc())
+        return StageOutcome(shard.key, "computed", time.perf_counter() - start)
+
+    def gather(self, stage: Stage, shards: list[Shard]) -> StageOutcome:
+        """Store ``stage``'s entry from its computed ``shards`` (in the driver; cheap: the maps are
+        referenced, a train subset's rows concatenated)."""
+        import numpy as np
+
+        start = time.perf_counter()
+        try:
+            if "train_subset" in stage.spec:
+                parts = [self.cache.get(s.key) for s in shards]
+                rows = np.concatenate([p["rows"] for p in parts])
+                self.cache.put(stage.key, Bundle({"rows": rows, "subset": parts[0]["subset"]}, parts[0].meta))
+            else:
+                self.cache.gather(stage.key, [s.key for s in shards], meta={"shards": [s.key for s in shards]})
+        except Exception as exc:
+            return StageOutcome(stage.key, "failed", time.perf_counter() - start,
+                                error=f"{type(exc).__name__}: {exc}".splitlines()[0], traceback=traceback.format_exc())
+        return StageOutcome(stage.key, "computed", time.perf_counter() - start)
+
     def compute(self, stage: Stage) -> Bundle:
         """Compute ``stage`` (its missing inputs too), store it in the cache and return it."""
         seed_everything(int(stage.key[:8], 16) ^ int(stage.spec.get("seed", 0)))
-        bundle = COMPUTE[stage.kind](stage, self.inputs)
-        self.cache.put(stage.key, bundle)
+        bundle = self.cache.put(stage.key, COMPUTE[stage.kind](stage, self.inputs))
         self.inputs.remember(stage, bundle)
         return bundle
+
+
+SHARDABLE = ("attribute",)
+"""Stage kinds a distributed executor may cut into sample-range shards."""
+
+
+def shard_plan(runner: StageRunner, stage: Stage, shard_mb: float | None = None) -> list[Shard]:
+    """Sample-range shards of ``stage`` whose inputs take at most ``shard_mb`` (default: the
+    memory budget) each; ``[]`` when the stage is not shardable or fits in one.  Reads the
+    data entry's row counts, so call it once the stage's inputs are in the cache."""
+    import numpy as np
+
+    from ..arrays import rows_for
+    from .features import split_rows
+
+    if stage.kind not in SHARDABLE:
+        return []
+    method = runner.inputs.component(stage.spec["method"])
+    if getattr(method, "whole_split", False):
+        return []
+    rows = split_rows(runner.inputs.load(stage.inputs["data"]), stage.spec["split"])
+    budget = float(shard_mb if shard_mb is not None else runner.memory_budget_mb) * 2**20
+    per = rows_for(max(1, int(budget)), rows)
+    if per >= len(rows):
+        return []
+    return [Shard(stage, int(s), int(min(len(rows), s + per))) for s in np.arange(0, len(rows), per)]
 
 
 def seed_everything(seed: int) -> None:
