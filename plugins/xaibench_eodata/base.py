@@ -116,8 +116,18 @@ class RealDataset(xc.Dataset):
     def read(self, record: Record) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def screen(self, split: str, ids: list[str], fields: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Look at one batch of read samples (``(n, ...)`` arrays, all fields) before it is stored:
+        add fields computed per sample in place, keep running statistics of large fields, and
+        return a boolean ``(n,)`` mask of the samples to keep (``None``: all).  Called batch by
+        batch, split by split, before :meth:`finish`."""
+        return None
+
     def finish(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
-        """Post-process the stacked arrays in place (normalisation from training statistics...)."""
+        """Post-process the small per-sample fields of every split in place, once all are read
+        (normalisation from training statistics...).  Large fields (images, masks: see
+        :data:`~.loading.STREAM_ROW_BYTES`) are already stored and not in ``splits``; what
+        needs them is done in :meth:`screen`."""
 
     def sources(self) -> Sources:
         """The folders and side files the loader reads (default: every GeoTIFF under ``root``

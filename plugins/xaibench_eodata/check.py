@@ -181,7 +181,7 @@ def data_group() -> click.Group:
         level = logger.level
         logger.setLevel(logging.ERROR)  # the problems are tabulated below instead of logged one by one
         try:
-            bundle = load_dataset(ds, strict_splits=False)
+            bundle = load_dataset(ds, strict_splits=False).collect()
         finally:
             logger.setLevel(level)
         summary = summarise(ds, bundle)

@@ -115,6 +115,7 @@ class EarthNet2021(RealDataset):
         from .base import require_dir
         from .scan import walk_files
 
+        self._cloud: dict[str, tuple[float, int]] = {}  # split -> (sum, count) of the cloud mask, from screen()
         p = self.params
         root = self.root()
         records: list[Record] = []
@@ -252,5 +253,15 @@ class EarthNet2021(RealDataset):
             out["aux"] = weather.reshape(-1)
         return out
 
+    def screen(self, split: str, ids: list[str], fields: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Running sums of the target frames' cloud mask (the last channel), for ``meta["cloudy_share"]``."""
+        import numpy as np
+
+        mask = fields["target"][:, :, -1]
+        total, count = self._cloud.get(split, (0.0, 0))
+        self._cloud[split] = (total + float(mask.sum(dtype=np.float64)), count + mask.size)
+        return None
+
     def finish(self, splits: dict[str, dict[str, Any]], meta: dict[str, Any]) -> None:
-        meta["cloudy_share"] = {s: float(f["target"][:, :, -1].mean()) for s, f in splits.items()}
+        meta["cloudy_share"] = {s: total / count for s, (total, count) in self._cloud.items() if count}
+        self._cloud = {}

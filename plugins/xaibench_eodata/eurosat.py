@@ -162,6 +162,7 @@ class EuroSAT(RealDataset):
     def index(self) -> Index:
         from .scan import find_dirs
 
+        self._no_climate: list[str] = []  # ids screen() drops, reported by finish()
         p = self.params
         root = self.root()
         folders = find_dirs(root, lambda n: n in EUROSAT_CLASSES, max_depth=8)
@@ -239,6 +240,24 @@ class EuroSAT(RealDataset):
         side = [f for f in (p.metadata_csv, p.elevation_file) if f]
         return Sources(tuple(roots), suffix_filter(".tif", ".tiff"), (*side, *self.split_side_files()))
 
+    def screen(self, split: str, ids: list[str], fields: dict[str, np.ndarray]) -> np.ndarray | None:
+        """With ``aux: worldclim``: sample the climate at each image's centre (``aux_physical``) and
+        drop the images with no valid WorldClim pixel near it (reported in :meth:`finish`)."""
+        if self.params.aux != "worldclim":
+            return None
+        import numpy as np
+
+        from .worldclim import sample_worldclim, worldclim_files
+
+        p = self.params
+        files = worldclim_files(p.worldclim_dir, p.elevation_file)
+        aux = sample_worldclim(files, fields["lat"].astype(np.float64), fields["lon"].astype(np.float64),
+                               p.nodata_search_px).astype(np.float32)  # fmt: skip
+        fields["aux_physical"] = aux
+        missing = np.isnan(aux).any(axis=1)
+        self._no_climate.extend(ids[i] for i in np.flatnonzero(missing))
+        return ~missing
+
     def finish(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
         import numpy as np
 
@@ -248,15 +267,11 @@ class EuroSAT(RealDataset):
         if p.aux == "none":
             return
         if p.aux == "worldclim":
-            from .worldclim import AUX_NAMES, sample_worldclim, worldclim_files
+            from .worldclim import AUX_NAMES, worldclim_files
 
-            files = worldclim_files(p.worldclim_dir, p.elevation_file)
-            for f in splits.values():
-                f["aux_physical"] = sample_worldclim(files, f["lat"].astype(np.float64), f["lon"].astype(np.float64),
-                                                     p.nodata_search_px).astype(np.float32)  # fmt: skip
-            self._drop_without_climate(splits, meta)
+            self._report_no_climate(meta)
             meta["aux_names"] = list(AUX_NAMES)
-            meta["worldclim_files"] = [str(f) for f in files]
+            meta["worldclim_files"] = [str(f) for f in worldclim_files(p.worldclim_dir, p.elevation_file)]
         else:
             meta["aux_names"] = list(self._aux_names)
         train = splits["train"]["aux_physical"]
@@ -266,33 +281,26 @@ class EuroSAT(RealDataset):
             f["aux"] = ((f["aux_physical"] - lo) / span).astype(np.float32)
         meta["aux_ranges"] = np.stack([lo, hi], axis=1).tolist()
 
-    def _drop_without_climate(self, splits: dict[str, dict[str, np.ndarray]], meta: dict[str, Any]) -> None:
-        """Remove samples with no valid WorldClim pixel near their centre (warning per sample, bad-file policy)."""
+    def _report_no_climate(self, meta: dict[str, Any]) -> None:
+        """The images :meth:`screen` dropped for want of a WorldClim value: a warning each, counted
+        as bad samples (bad-file policy: too many fail the load)."""
         import logging
-
-        import numpy as np
 
         from .errors import BadFileError
 
-        log = logging.getLogger("xaibench")
-        total = sum(len(f["id"]) for f in splits.values())
-        bad = [(s, i) for s, f in splits.items() for i in np.flatnonzero(np.isnan(f["aux_physical"]).any(axis=1))]
+        bad = self._no_climate
         if not bad:
             return
-        first = splits[bad[0][0]]["id"][bad[0][1]]
+        total = sum(meta["counts"].values()) + len(bad)
         if len(bad) > self.params.max_bad_fraction * total:
             raise BadFileError(self.params.worldclim_dir, f"no valid pixel within {self.params.nodata_search_px} px of "
-                               f"{first} and {len(bad) - 1} more of {total} images (max_bad_fraction)")  # fmt: skip
+                               f"{bad[0]} and {len(bad) - 1} more of {total} images (max_bad_fraction)")  # fmt: skip
+        log = logging.getLogger("xaibench")
         kind = meta.setdefault("problem_kinds", {}).setdefault("no WorldClim value", {"count": 0, "examples": []})
-        for s, i in bad:
-            why = f"{splits[s]['id'][i]}: no valid WorldClim pixel within {self.params.nodata_search_px} px of its centre"
+        for sid in bad:
+            why = f"{sid}: no valid WorldClim pixel within {self.params.nodata_search_px} px of its centre"
             log.warning("%s: skipped %s", self.name, why)
             kind["count"] += 1
             if len(kind["examples"]) < 5:
                 kind["examples"].append(why)
-        for s, f in splits.items():
-            keep = ~np.isnan(f["aux_physical"]).any(axis=1)
-            for k in list(f):
-                f[k] = f[k][keep]
-            meta["counts"][s] = int(keep.sum())
         meta["n_skipped"] = meta.get("n_skipped", 0) + len(bad)

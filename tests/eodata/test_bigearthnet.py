@@ -19,7 +19,7 @@ UNLABELLED = "S2A_MSIL2A_20171002T112112_63_64"  # only "Intertidal flats"
 
 
 def ben(s2, s1=None, **params):
-    return BigEarthNet(BigEarthNet.Params(root=str(s2), s1_root=None if s1 is None else str(s1), **params)).load(0)
+    return BigEarthNet(BigEarthNet.Params(root=str(s2), s1_root=None if s1 is None else str(s1), **params)).load(0).collect()
 
 
 def all_rows(b):
@@ -122,7 +122,7 @@ def test_bigearthnet_bad_inputs(ben_copy):
 
 # ----------------------------------------------------------------------------- ben-ge
 def benge(root, **params):
-    return BenGe(BenGe.Params(root=str(root), val_fraction=0, test_fraction=0.4, **params)).load(0)
+    return BenGe(BenGe.Params(root=str(root), val_fraction=0, test_fraction=0.4, **params)).load(0).collect()
 
 
 def test_benge_worldcover_mask_labels_and_metadata(benge_root):

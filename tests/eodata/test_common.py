@@ -73,15 +73,15 @@ def test_read_id_list_takes_the_first_column_and_skips_a_header(tmp_path):
 
 
 def test_caps_take_a_prefix_and_growing_them_appends(dfc_root):
-    small = dfc(dfc_root, max_train=2, max_test=1).load(0)
-    big = dfc(dfc_root, max_train=4, max_test=2).load(0)
+    small = dfc(dfc_root, max_train=2, max_test=1).load(0).collect()
+    big = dfc(dfc_root, max_train=4, max_test=2).load(0).collect()
     assert list(big["train/id"][:2]) == list(small["train/id"])
     np.testing.assert_array_equal(big["train/x"][:2], small["train/x"])
     assert len(small["test/id"]) == 1 and len(big["test/id"]) == 2
 
 
 def test_loading_twice_gives_identical_arrays_and_ignores_the_grid_seed(dfc_root):
-    a, b = dfc(dfc_root).load(0), dfc(dfc_root).load(7)
+    a, b = dfc(dfc_root).load(0).collect(), dfc(dfc_root).load(7).collect()
     assert a.arrays.keys() == b.arrays.keys()
     assert all(np.array_equal(a[k], b[k]) for k in a.arrays)
     assert dfc(dfc_root).varies_with_seed() is False
@@ -92,7 +92,7 @@ def test_split_files_pick_samples_and_count_absent_ids(dfc_root, tmp_path, caplo
     (tmp_path / "test.csv").write_text("ROIs0000_validation_0_p30\nROIs0000_validation_9_p99\n")
     files = {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")}
     with caplog.at_level(logging.WARNING, logger="xaibench"):
-        b = dfc(dfc_root, split_files=files, max_bad_fraction=0).load(0)  # an absent id is not a bad sample
+        b = dfc(dfc_root, split_files=files, max_bad_fraction=0).load(0).collect()  # an absent id is not a bad sample
     assert sorted(b["train/id"]) == ["ROIs0000_test_0_p0", "ROIs0000_test_0_p1", "ROIs0000_test_1_p2"]
     assert list(b["test/id"]) == ["ROIs0000_validation_0_p30"] and "val/id" not in b
     assert b.meta["unlisted"] == 8 - 4 and b.meta["n_skipped"] == 0
@@ -100,15 +100,15 @@ def test_split_files_pick_samples_and_count_absent_ids(dfc_root, tmp_path, caplo
     assert caplog.text.count("ROIs0000_validation_9_p99") == 1  # named once, in one line
     (tmp_path / "other.csv").write_text("ROIs9999_nowhere_1_p1\nROIs9999_nowhere_1_p2\n")
     with pytest.raises(EmptyDataError, match=r"split 'train' is empty .*3 ids listed in split files .*ROIs9999_nowhere_1_p1"):
-        dfc(dfc_root, split_files={"train": str(tmp_path / "other.csv"), "test": str(tmp_path / "test.csv")}).load(0)
+        dfc(dfc_root, split_files={"train": str(tmp_path / "other.csv"), "test": str(tmp_path / "test.csv")}).load(0).collect()
     (tmp_path / "test.csv").write_text("ROIs0000_test_0_p0\n")
     with pytest.raises(BadFileError, match="also listed for split 'train'"):
-        dfc(dfc_root, split_files=files).load(0)
+        dfc(dfc_root, split_files=files).load(0).collect()
 
 
 def test_empty_train_or_test_split_is_an_error(dfc_root):
     with pytest.raises(EmptyDataError, match="split 'test' is empty"):
-        dfc(dfc_root, test_subsets=[], test_fraction=0.0).load(0)
+        dfc(dfc_root, test_subsets=[], test_fraction=0.0).load(0).collect()
 
 
 # ------------------------------------------------------------------ bad-file policy
@@ -116,9 +116,9 @@ def test_a_few_bad_files_are_skipped_with_a_warning_naming_each(dfc_copy, caplog
     bad = dfc_copy / "ROIs0000_test" / "s2_0" / "ROIs0000_test_s2_0_p1.tif"
     w.corrupt(bad, 0.6)
     with pytest.raises(BadFileError, match=r"ROIs0000_test_s2_0_p1.tif: cannot read raster"):
-        dfc(dfc_copy).load(0)  # 1 of 5 training samples: above the default 1 %
+        dfc(dfc_copy).load(0).collect()  # 1 of 5 training samples: above the default 1 %
     with caplog.at_level(logging.WARNING, logger="xaibench"):
-        b = dfc(dfc_copy, max_bad_fraction=0.25).load(0)
+        b = dfc(dfc_copy, max_bad_fraction=0.25).load(0).collect()
     assert "ROIs0000_test_0_p1" not in list(b["train/id"]) and len(b["train/id"]) == 4
     assert b.meta["n_skipped"] == 1 and b.meta["skipped"][0]["path"] == str(bad)
     assert f"skipped {bad}" in caplog.text and "skipped 1 bad samples" in caplog.text
@@ -128,23 +128,23 @@ def test_too_many_bad_files_fail_with_the_first_and_the_count(dfc_copy):
     for p in (0, 1):
         w.corrupt(dfc_copy / "ROIs0000_test" / "s2_0" / f"ROIs0000_test_s2_0_p{p}.tif")
     with pytest.raises(BadFileError, match=r"and 1 more bad samples among 5 read in split 'train'; max_bad_fraction=0.25"):
-        dfc(dfc_copy, max_bad_fraction=0.25).load(0)
+        dfc(dfc_copy, max_bad_fraction=0.25).load(0).collect()
 
 
 def test_a_cap_reads_past_bad_files_to_fill_itself(dfc_copy):
-    full = dfc(dfc_copy).load(0)
+    full = dfc(dfc_copy).load(0).collect()
     first = full["train/id"][0]
     _, subset, scene, patch = first.split("_")
     w.corrupt(dfc_copy / f"ROIs0000_{subset}" / "s2_0" / f"ROIs0000_{subset}_s2_{scene}_{patch}.tif")
-    b = dfc(dfc_copy, max_train=2, max_bad_fraction=0.5).load(0)
+    b = dfc(dfc_copy, max_train=2, max_bad_fraction=0.5).load(0).collect()
     assert list(b["train/id"]) == list(full["train/id"][1:3])
 
 
 def test_missing_pairs_are_index_problems(dfc_copy):
     (dfc_copy / "ROIs0000_test" / "dfc_0" / "ROIs0000_test_dfc_0_p1.tif").unlink()
     with pytest.raises(PairError, match=r"s2_0/ROIs0000_test_s2_0_p1.tif: has no dfc counterpart"):
-        dfc(dfc_copy).load(0)
-    assert len(dfc(dfc_copy, max_bad_fraction=0.2).load(0)["train/id"]) == 4
+        dfc(dfc_copy).load(0).collect()
+    assert len(dfc(dfc_copy, max_bad_fraction=0.2).load(0).collect()["train/id"]) == 4
 
 
 # ------------------------------------------------------------------ plugin and commands
@@ -210,9 +210,42 @@ def test_many_bad_files_are_summarised_by_kind_not_listed(eurosat_root, tmp_path
     for f in tifs[:25]:
         w.corrupt(f)
     with caplog.at_level(logging.WARNING, logger="xaibench"):
-        b = load_dataset(EuroSAT(EuroSAT.Params(root=str(root), max_bad_fraction=1.0)), strict_splits=False)
+        b = load_dataset(EuroSAT(EuroSAT.Params(root=str(root), max_bad_fraction=1.0)), strict_splits=False).collect()
     assert b.meta["n_skipped"] == 25 and b.meta["problem_kinds"]["unreadable or malformed file"]["count"] == 25
     assert caplog.text.count("cannot read raster") == WARN_EACH and "skipped 5 more bad samples (not named" in caplog.text
     code, out, _ = eo_cli("data", "check", "eurosat", "--root", str(root))
     assert code == 1 and "25 problems" in out and "unreadable or malformed file: 25, first 5:" in out
     assert out.count("cannot read raster") == 5  # the first examples, not every file
+
+
+# ------------------------------------------------------------------ streaming
+def test_a_real_loader_streams_its_images_through_the_cache(dfc_root, tmp_path, monkeypatch):
+    """Images are read a batch at a time as the cache writes them (never stacked whole): the
+    stored entry holds them as lazy rows, equal to a whole load; small fields and the meta arrive
+    once the last split is read."""
+    from xaibench.arrays import LazyArray
+    from xaibench.cache import Cache
+    from xaibench_eodata import loading
+
+    whole = dfc(dfc_root).load(0).collect()
+    sizes = []
+    real = loading.read_batches
+
+    def spy(*args, **kwargs):
+        for ids, arrays in real(*args, **kwargs):
+            sizes.append(len(ids))
+            yield ids, arrays
+
+    monkeypatch.setattr(loading, "read_batches", spy)
+    ds = dfc(dfc_root, workers=1)  # batches of 16 x workers samples
+    pending = ds.load(0)
+    assert pending.streams and "counts" not in pending.meta and not sizes  # nothing read yet
+    stored = Cache(tmp_path / "cache").put("k", pending)
+    assert isinstance(stored.arrays.raw("train/x"), LazyArray) and not isinstance(stored.arrays.raw("train/label"), LazyArray)
+    n = sum(len(whole[f"{split}/id"]) for split in ("train", "val", "test") if f"{split}/id" in whole)
+    assert max(sizes) <= 16 and sum(sizes) == n
+    assert stored.meta["counts"] == whole.meta["counts"]
+    for name in whole.arrays:
+        np.testing.assert_array_equal(np.asarray(stored[name]), whole[name], err_msg=name)
+    reread = Cache(tmp_path / "cache").get("k")
+    np.testing.assert_array_equal(np.asarray(reread["test/x"]), whole["test/x"])

@@ -16,7 +16,7 @@ from . import writers as w
 
 
 def eurosat(root, **params):
-    return EuroSAT(EuroSAT.Params(root=str(root), **params)).load(0)
+    return EuroSAT(EuroSAT.Params(root=str(root), **params)).load(0).collect()
 
 
 def stacked(b, field):

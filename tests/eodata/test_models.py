@@ -44,7 +44,7 @@ def test_a_zoo_model_trains_an_epoch_and_predicts(case, request, eo_session):
     name, _, _, model_name, model_params = CASES[case]
     catalog = eo_session.catalog
     ds = catalog.create("dataset", name, _params(request, case))
-    data = ds.load(0)
+    data = ds.load(0).collect()
     data.meta["info"] = info_to_dict(ds.info())
     torch.manual_seed(0)
     model = catalog.create("model", model_name, model_params)

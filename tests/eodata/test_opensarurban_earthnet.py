@@ -16,7 +16,7 @@ from . import writers as w
 
 
 def osu(root, **params):
-    return OpenSARUrban(OpenSARUrban.Params(root=str(root), **params)).load(0)
+    return OpenSARUrban(OpenSARUrban.Params(root=str(root), **params)).load(0).collect()
 
 
 def all_of(b, field):
@@ -69,7 +69,7 @@ def test_opensarurban_bad_copies(osu_root, tmp_path):
 
 # ----------------------------------------------------------------------------- EarthNet2021
 def earthnet(root, **params):
-    return EarthNet2021(EarthNet2021.Params(root=str(root), size=16, **params)).load(0)
+    return EarthNet2021(EarthNet2021.Params(root=str(root), size=16, **params)).load(0).collect()
 
 
 def test_earthnet_arrays_match_synth_weather_forecast(earthnet_root):
@@ -77,7 +77,7 @@ def test_earthnet_arrays_match_synth_weather_forecast(earthnet_root):
 
     real_ds = EarthNet2021(EarthNet2021.Params(root=str(earthnet_root), size=16))
     synth_ds = SynthWeatherForecast(SynthWeatherForecast.Params(n_train=2, n_val=1, n_test=1, patch_size=16))
-    real, synth = real_ds.load(0), synth_ds.load(0)
+    real, synth = real_ds.load(0).collect(), synth_ds.load(0).collect()
     for field in ("context", "target", "weather"):
         assert real[f"train/{field}"].shape[1:] == synth[f"train/{field}"].shape[1:], field
         assert real[f"train/{field}"].dtype == synth[f"train/{field}"].dtype

@@ -22,7 +22,7 @@ SPLIT = {"train": "train", "validation": "val", "test": "test"}
 
 
 def ben2(root, **params):
-    return BigEarthNetV2(BigEarthNetV2.Params(root=str(root), **params)).load(0)
+    return BigEarthNetV2(BigEarthNetV2.Params(root=str(root), **params)).load(0).collect()
 
 
 def where(b, key):

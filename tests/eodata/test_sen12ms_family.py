@@ -17,7 +17,7 @@ FOREST, SHRUB, GRASS, WETLAND, CROP, URBAN, BARREN, WATER = range(8)
 
 
 def dfc(root, **params):
-    return DFC2020(DFC2020.Params(root=str(root), **params)).load(0)
+    return DFC2020(DFC2020.Params(root=str(root), **params)).load(0).collect()
 
 
 def rows(bundle, split="train"):
@@ -113,7 +113,7 @@ def test_dfc2020_missing_and_empty_roots(tmp_path):
 # ----------------------------------------------------------------------------- SEN12MS
 def s12(roots, **params):
     root, cr = roots
-    return Sen12ms(Sen12ms.Params(root=str(root), **params)).load(0)
+    return Sen12ms(Sen12ms.Params(root=str(root), **params)).load(0).collect()
 
 
 def test_sen12ms_igbp_reduction_and_unusable_patches(sen12ms_roots, caplog):
@@ -163,7 +163,7 @@ def test_sen12ms_missing_land_cover_is_a_pair_problem(sen12ms_roots, tmp_path):
     shutil.copytree(sen12ms_roots[0], root)
     (root / "ROIs1158_spring" / "lc_1" / "ROIs1158_spring_lc_1_p31.tif").unlink()
     with pytest.raises(Exception, match=r"ROIs1158_spring_s2_1_p31.tif: has no lc counterpart"):
-        Sen12ms(Sen12ms.Params(root=str(root))).load(0)
+        Sen12ms(Sen12ms.Params(root=str(root))).load(0).collect()
 
 
 def test_sen12ms_hold_out_scenes_file_is_a_split_file(sen12ms_roots, tmp_path):
