@@ -54,6 +54,23 @@ def test_rows_round_trip_every_way_of_reading(stored):
     np.testing.assert_array_equal(again[5:6], arrays["x"][5:6])
 
 
+def test_asking_whether_a_lazy_array_is_there_reads_none_of_it(tmp_path, monkeypatch):
+    # Mapping's default ``in`` reads the value: it read a whole train split per chunk of a stage
+    import xaibench.arrays
+    from xaibench.arrays import RowsFile
+
+    monkeypatch.setattr(xaibench.arrays, "BATCH_BYTES", 1024)  # about two rows a batch
+    x = np.random.default_rng(0).random((40, 3, 7, 5), dtype=np.float32)
+    bundle = Cache(tmp_path / "c").put("cd" + "0" * 22, Bundle(streams=[_stream({"x": x, "label": np.arange(40)}, [9])]))
+    reads = []
+    original = RowsFile.batch
+    monkeypatch.setattr(RowsFile, "batch", lambda self, i: reads.append(i) or original(self, i))
+    assert "train/x" in bundle and "train/x" in bundle.arrays and "train/aux" not in bundle
+    assert reads == []
+    np.testing.assert_array_equal(bundle.view("train", 0, 2).rows("train/x"), x[:2])
+    assert set(reads) == {0}
+
+
 def test_a_bundle_used_outside_the_cache_reads_its_streams(stored):
     _, _, arrays = stored
     b = Bundle(meta={"m": 1}, streams=[_stream(arrays, [5])])

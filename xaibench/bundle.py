@@ -48,6 +48,10 @@ class ArrayMap(MutableMapping):
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, name: object) -> bool:
+        # Mapping's default tries ``self[name]``, which would read a lazy array whole.
+        return name in self._data
+
     def raw(self, name: str) -> Any:
         """The array as stored (a :class:`LazyArray` stays lazy)."""
         return self._data[name]

@@ -89,24 +89,30 @@ def take(aux: torch.Tensor | None, index: torch.Tensor | slice) -> torch.Tensor 
 
 
 def saved_bytes(fn: Callable[[], torch.Tensor]) -> tuple[int, torch.Tensor]:
-    """Bytes autograd keeps for backward while running ``fn`` (plus its output), and the output.
+    """Bytes autograd keeps for backward while running ``fn`` (plus its output), and the output
+    (detached: the probe's graph is not for backward).
 
     Storage shared between saved tensors is counted once.  Used as the per-row cost
     of a head so that chunks can be sized without trial and error.
     """
     seen: dict[tuple[int, int], int] = {}
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def pack(t: torch.Tensor) -> None:
         try:
             key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
             seen[key] = t.untyped_storage().nbytes()
         except (RuntimeError, NotImplementedError):  # tensors without storage (views of subclasses)
             seen[(id(t), 0)] = t.numel() * t.element_size()
-        return t
+        # Nothing is kept: a pack hook that returns the tensor itself makes a node that saves its
+        # own output hold it, a reference cycle through C++ that Python's collector cannot free;
+        # it leaked the probe's input, a view that pinned a whole chunk of samples per call.
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    def unpack(_: None) -> torch.Tensor:
+        raise RuntimeError("saved_bytes measures a graph; it cannot be differentiated")
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         out = fn()
-    return sum(seen.values()) + out.numel() * out.element_size(), out
+    return sum(seen.values()) + out.numel() * out.element_size(), out.detach()
 
 
 @contextlib.contextmanager
@@ -133,7 +139,7 @@ def frozen_parameters(*modules: object) -> Iterator[None]:
 def run_body(body: nn.Module, x: torch.Tensor, aux: torch.Tensor | None, budget_bytes: int,
              device: torch.device) -> torch.Tensor:
     """Features of ``x`` at the layer, ``(N, D, H, W)``, in budget-sized chunks, without graph."""
-    x0 = x[:1].to(device).requires_grad_(True)
+    x0 = x[:1].clone().to(device).requires_grad_(True)  # a copy: the probe never pins the chunk
     a0 = None if aux is None else aux[:1].to(device)
     per_sample, _ = saved_bytes(lambda: body(x0, a0))
     chunk = max(1, budget_bytes // max(per_sample, 1))

@@ -127,3 +127,24 @@ def test_cuda_matches_cpu(cls):
     on_gpu = cls(_params(cls)).attribute(make_request(copy.deepcopy(model).cuda(), data, "deep", seed=2))
     assert isinstance(on_gpu, np.ndarray) and on_gpu.dtype == np.float32
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", METHODS, ids=[m.name for m in METHODS])
+def test_a_method_keeps_nothing_of_the_samples_it_explained(cls):
+    # The chunk-size probe once saved its own outputs through a pack hook, a reference cycle in
+    # C++ that pinned every chunk's input array: memory grew by a chunk per chunk.
+    import gc
+    import weakref
+
+    from xaibench.bundle import Bundle
+
+    model = ToyConvNet(in_ch=3, width=5, n_classes=3)
+    data = make_bundle(n=2)
+    x = np.array(data["test/x"], dtype=np.float32)  # its own copy: `data` keeps the original
+    alive = weakref.ref(x)
+    own = Bundle({**{k: data[k] for k in data if k != "test/x"}, "test/x": x}, data.meta)
+    for layer in ("input", "deep"):
+        cls(_params(cls)).attribute(make_request(model, own, layer))
+    del own, x
+    gc.collect()
+    assert alive() is None
