@@ -30,7 +30,7 @@ class DeletionInsertion(Faithfulness):
     """Deletion (MoRF), LeRF deletion and insertion areas and their gap; the mean curves per step."""
 
     name: ClassVar[str] = "deletion-insertion"
-    higher_is_better: ClassVar[bool | None] = True
+    higher_is_better: ClassVar[bool | None] = False  # the headline's: what a ranking reading one direction uses
     directions: ClassVar[dict[str, bool | None]] = {
         "deletion": False, "insertion": True, "lerf": True, "gap": True, "n": None,
         "deletion_curve": None, "insertion_curve": None, "lerf_curve": None}
