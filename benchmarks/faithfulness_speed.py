@@ -13,7 +13,9 @@ runs) and at ``deep`` (the end of layer2: 32 channels at 4x4, only the head runs
   positions are removed).
 
 Both use a zero baseline and the logits, so the numbers are the same: ``max |diff|`` is printed
-next to the times.  Times are process CPU seconds with ``--threads 1`` (robust to other processes
+next to the times.  At ``deep`` a second reference, ``adapter``, is what xaibench offered before
+(the generic Quantus adapter): the layer maps upsampled (nearest) to 32x32 and Quantus on the
+whole model at the input, with the same number of steps; its numbers differ by construction.  Times are process CPU seconds with ``--threads 1`` (robust to other processes
 on a shared machine; wall seconds otherwise), best of ``--repeats``; ``peak MB`` is the growth of
 the peak resident set size over the whole run.
 
@@ -30,6 +32,17 @@ import time
 import numpy as np
 
 N_CLASSES, N_BANDS, SIZE = 8, 13, 32
+
+
+REF_KW = {  # Quantus constructor arguments for d channels, ``step`` positions per step and an h x h grid
+    "pixel-flipping": lambda d, step, h: dict(features_in_step=d * step, perturb_baseline=0.0, disable_warnings=True,
+                                              return_auc_per_sample=True),
+    "faithfulness-estimate": lambda d, step, h: dict(features_in_step=d * step, perturb_baseline=0.0,
+                                                     disable_warnings=True),
+    "faithfulness-correlation": lambda d, step, h: dict(nr_runs=20, subset_size=d * max(1, h * h // 8),
+                                                        perturb_baseline=0.0, disable_warnings=True,
+                                                        return_aggregate=False),
+}
 
 
 def clock(threads: int) -> float:
@@ -51,7 +64,7 @@ def setup(n: int):
     return net, Bundle.from_splits({"test": {"x": x}}), info, x
 
 
-def run(metric: str, layer: str, n: int, threads: int, repeats: int) -> tuple[float, float, float]:
+def run(metric: str, layer: str, n: int, threads: int, repeats: int) -> tuple[float, float, float, float]:
     import quantus
     import quantus.helpers.asserts as qasserts
     import torch
@@ -75,39 +88,48 @@ def run(metric: str, layer: str, n: int, threads: int, repeats: int) -> tuple[fl
     common = dict(baseline=0.0, output="logit", target="all")
     if metric == "pixel-flipping":
         ours = PixelFlipping(PixelFlipping.Params(features_in_step=step, **common))
-        ref = quantus.PixelFlipping(features_in_step=d * step, perturb_baseline=0.0, disable_warnings=True,
-                                    return_auc_per_sample=True)
+        ref = quantus.PixelFlipping(**REF_KW[metric](d, step, h))
         ours_fn = lambda c: np.trapezoid(ours.curves(c), dx=1.0, axis=-1)  # noqa: E731
     elif metric == "faithfulness-estimate":
         ours = FaithfulnessEstimate(FaithfulnessEstimate.Params(features_in_step=step, **common))
-        ref = quantus.FaithfulnessEstimate(features_in_step=d * step, perturb_baseline=0.0, disable_warnings=True)
+        ref = quantus.FaithfulnessEstimate(**REF_KW[metric](d, step, h))
         ours_fn = ours.correlations
     else:  # faithfulness-correlation: same cost structure (nr_runs forwards), draws not aligned across classes
         ours = FaithfulnessCorrelation(FaithfulnessCorrelation.Params(nr_runs=20, subset_size=max(1, h * h // 8),
                                                                       **common))
-        ref = quantus.FaithfulnessCorrelation(nr_runs=20, subset_size=d * max(1, h * h // 8), perturb_baseline=0.0,
-                                              disable_warnings=True, return_aggregate=False)
+        ref = quantus.FaithfulnessCorrelation(**REF_KW[metric](d, step, h))
         ours_fn = ours.correlations
     ctx = MetricContext(data=data, data_info=info, model_info=ModelInfo(layers=("input", layer)), seed=0,
                         load_model=lambda: net, layer=layer, attributions=maps)
-    class Head(torch.nn.Module):  # Quantus calls ``model(x)``: the head (the whole model at input), no aux
-        def __init__(self):
+    class Wrapped(torch.nn.Module):  # Quantus calls ``model(x)``: the head (the whole model at input), no aux
+        def __init__(self, fn):
             super().__init__()
-            self.net = net
+            self.net, self.fn = net, fn
             self.eval()
 
         def forward(self, f):
-            return head(f, None)
+            return self.fn(f, None)
 
-    model = Head()
+    model = Wrapped(head)
 
-    def quantus_all() -> np.ndarray:
+    def quantus_all(metric_obj=ref, module=model, inputs=feats, a=maps) -> np.ndarray:
         out = []
         for k in range(N_CLASSES):
             y = np.full(n, k)
-            out.append(ref(model=model, x_batch=feats, y_batch=y, a_batch=maps[:, k:k + 1], device="cpu",
-                           softmax=False, batch_size=n, channel_first=True))
+            out.append(metric_obj(model=module, x_batch=inputs, y_batch=y, a_batch=a[:, k:k + 1], device="cpu",
+                                  softmax=False, batch_size=n, channel_first=True))
         return np.stack([np.asarray(o, dtype=np.float64) for o in out], axis=1)
+
+    adapter = float("nan")
+    if layer != "input":  # the generic adapter's path: upsampled maps, whole model, same number of steps
+        scale = SIZE // h
+        up = maps.repeat(scale, axis=2).repeat(scale, axis=3)
+        whole = Wrapped(net)
+        ref_in = type(ref)(**{k: v * scale * scale * N_BANDS // d if k in ("features_in_step", "subset_size") else v
+                              for k, v in REF_KW[metric](d, step, h).items()})
+        t = clock(threads)
+        quantus_all(ref_in, whole, x, up)
+        adapter = clock(threads) - t
 
     best_ours = best_ref = float("inf")
     for _ in range(repeats):
@@ -118,7 +140,7 @@ def run(metric: str, layer: str, n: int, threads: int, repeats: int) -> tuple[fl
         expected = quantus_all()
         best_ref = min(best_ref, clock(threads) - t)
     diff = float(np.nanmax(np.abs(got - expected))) if metric != "faithfulness-correlation" else float("nan")
-    return best_ours, best_ref, diff
+    return best_ours, best_ref, diff, adapter
 
 
 def main() -> None:
@@ -136,11 +158,13 @@ def main() -> None:
     unit = "CPU s" if args.threads == 1 else "wall s"
     print(f"{args.n} images {N_BANDS}x{SIZE}x{SIZE}, {N_CLASSES} classes (all), ResNet-18 width 0.25, "
           f"{args.threads} thread(s); times in {unit}, best of {args.repeats}")
-    print(f"{'metric':<26}{'layer':<7}{'ours':>9}{'Quantus':>10}{'ratio':>8}{'max |diff|':>12}")
+    print(f"{'metric':<26}{'layer':<7}{'ours':>9}{'Quantus':>10}{'ratio':>8}{'max |diff|':>12}{'adapter':>9}"
+          f"{'ratio':>8}")
     for metric in args.metrics:
         for layer in ("input", "deep"):
-            ours, ref, diff = run(metric, layer, args.n, args.threads, args.repeats)
-            print(f"{metric:<26}{layer:<7}{ours:>9.3f}{ref:>10.3f}{ref / ours:>7.1f}x{diff:>12.2e}")
+            ours, ref, diff, adapter = run(metric, layer, args.n, args.threads, args.repeats)
+            extra = "" if adapter != adapter else f"{adapter:>9.3f}{adapter / ours:>7.1f}x"
+            print(f"{metric:<26}{layer:<7}{ours:>9.3f}{ref:>10.3f}{ref / ours:>7.1f}x{diff:>12.2e}{extra}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - start_rss
     print(f"peak MB (growth of the peak RSS over the run): {peak:.0f}")
 
