@@ -172,6 +172,28 @@ def test_imputation_reproduces_a_linear_ramp_and_keeps_known_values():
     assert np.array_equal(noisy.reshape(2, -1)[:, ~removed], ramp.reshape(2, -1)[:, ~removed])
 
 
+def test_baselines_and_scored_outputs():
+    from xaibench_metrics.faithfulness.engine import baseline_features, scored_output
+
+    feats = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5)
+    mean = baseline_features(feats, "mean", 1.0)
+    torch.testing.assert_close(mean[:, :, 2, 3], feats.mean(dim=(2, 3)))
+    constant = torch.full((1, 2, 4, 4), 0.7)
+    torch.testing.assert_close(baseline_features(constant, "blur", 2.0), constant)  # a blur keeps constants
+    blurred = baseline_features(feats, "blur", 1.0)
+    assert blurred.shape == feats.shape and blurred[0, 0].std() < feats[0, 0].std()
+    assert torch.all(baseline_features(feats, 0.25, 1.0) == 0.25)
+    assert scored_output("probability", "multilabel") == "sigmoid"
+    assert scored_output("auto", "singlelabel") == "softmax" and scored_output("logit", "multilabel") == "logit"
+
+
+def test_maps_off_the_layer_grid_are_refused_with_the_shapes():
+    data, info = toy_data(n=2, size=8)
+    ctx = make_ctx(data, info, model=ToyNet(), layer="deep", attributions=np.zeros((2, 3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"layer 'deep' are \(8, 8\), the layer's features \(4, 4\)"):
+        DeletionInsertion().evaluate(ctx)
+
+
 # -- equality with Quantus --------------------------------------------------------------------------------------------
 quantus = pytest.importorskip("quantus")
 from xaibench_metrics import quantus_bridge  # noqa: E402,F401  (patches Quantus for NumPy 2)
@@ -277,3 +299,4 @@ def test_road_equals_quantus_without_noise():
     got = ours.accuracy(make_ctx(data, info, model=net, layer="input", attributions=maps))[:, 0].mean(axis=0)
     assert expected.min() < 1.0  # the removals change some predictions
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
