@@ -83,9 +83,12 @@ class FaithfulnessEstimate(Faithfulness):
         k = self.params.features_in_step
         morf = ranks(s.maps.reshape(n * t, *s.maps.shape[2:])).reshape(n, t, -1)
         chunks = np.arange(-(-s.positions // k))
-        in_chunk = (morf[:, :, None, :] // k) == chunks[None, None, :, None]  # (n, T, S, P)
-        drops = s.original()[:, :, None] - s.run(lambda i, c: in_chunk[i, c])
-        sums = (s.maps.reshape(n, t, 1, -1) * in_chunk).sum(axis=-1)
+        drops = s.original()[:, :, None] - s.run(
+            lambda i, c: (morf[i, c][:, None, :] // k) == chunks[None, :, None])  # (p, S, P), a chunk at a time
+        flat = s.maps.reshape(n * t, -1)
+        ordered = np.take_along_axis(flat, np.argsort(morf.reshape(n * t, -1), axis=1), axis=1)  # MoRF order
+        padded = np.pad(ordered, ((0, 0), (0, len(chunks) * k - flat.shape[1])))
+        sums = padded.reshape(n, t, len(chunks), k).sum(axis=-1)
         return pearson_pairs(sums, drops)
 
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
