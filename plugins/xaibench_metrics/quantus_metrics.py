@@ -159,7 +159,9 @@ class QuantusMetric(_QuantusBase):
     metrics that compare with re-explanations (Robustness, Randomisation, Input
     Invariance), whose value then describes the method whatever the post-processor
     (``needs_raw_attributions`` is true).
-    Localisation metrics get ``s_batch`` = (``test/mask`` == target).
+    Localisation metrics get ``s_batch`` = (``test/mask`` == target).  Robustness metrics
+    re-explain with fresh random draws, as :class:`MaxSensitivity` does (``common_random_numbers``
+    to reuse the grid's seed); Randomisation metrics keep the seed, so that only the weights differ.
 
     Score direction and category come from Quantus: ``higher_is_better`` (instance
     attribute) and ``category``.  Statistics: ``mean``/``std`` over samples, per
@@ -168,7 +170,7 @@ class QuantusMetric(_QuantusBase):
     """
 
     name: ClassVar[str] = "quantus"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     higher_is_better = _FromQuantus("higher_is_better")  # type: ignore[assignment]
     category = _FromQuantus("category")
     needs_raw_attributions = _FromQuantus("explain")  # type: ignore[assignment]
@@ -181,6 +183,9 @@ class QuantusMetric(_QuantusBase):
         metric_params: dict[str, Any] = {}
         call_params: dict[str, Any] = {}
         attributions: Literal["auto", "given", "explain"] = "auto"
+        common_random_numbers: bool = False
+        """Robustness metrics: re-explain perturbed inputs with the grid's seed (the same noise for a
+        stochastic method's original and perturbed inputs) instead of fresh draws per explanation."""
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -227,7 +232,8 @@ class QuantusMetric(_QuantusBase):
         }
         metric = info["cls"](**qb.resolve_functions(kwargs))
 
-        model, targets, reexplainer = self._setup(ctx)
+        fresh = info["category"] == "Robustness" and not self.params.common_random_numbers
+        model, targets, reexplainer = self._setup(ctx, fresh_draws=fresh)
         x = ctx.data.rows("test/x")
         given = None
         if not info["explain"]:

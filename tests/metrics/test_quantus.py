@@ -58,6 +58,12 @@ def test_stochastic_methods_are_re_explained_with_fresh_draws_by_default():
     a, b = (_stats(MaxSensitivity(MaxSensitivity.Params(nr_samples=3, common_random_numbers=crn)).evaluate(ctx))
             for crn in (False, True))
     assert a == pytest.approx(b, rel=1e-6)
+    # the generic adapter's robustness metrics do the same
+    ctx = make_ctx(data, info, model=ToyNet(), method=ConstantMethod(), layer="input", seed=3)
+    avg = {crn: _stats(QuantusMetric(QuantusMetric.Params(metric="AvgSensitivity", metric_params={"nr_samples": 2},
+                                                           common_random_numbers=crn)).evaluate(ctx))["mean", ""]
+           for crn in (False, True)}
+    assert avg[True] == 0.0 and avg[False] > 0.5
 
 
 def test_max_sensitivity_matches_its_definition():
