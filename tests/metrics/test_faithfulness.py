@@ -300,3 +300,18 @@ def test_road_equals_quantus_without_noise():
     assert expected.min() < 1.0  # the removals change some predictions
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
+
+
+def test_deletion_curve_equals_quantus_pixel_flipping_curve():
+    # the deletion curve after the unperturbed point is Pixel-Flipping's curve (4 positions per step)
+    data, info, net, x, y, maps, a = _quantus_case(bands=4)
+    q = quantus.PixelFlipping(features_in_step=4 * 4, perturb_baseline=0.0, disable_warnings=True)
+    expected = _quantus(q, net, x, y, a)  # (N, 16)
+    values = DeletionInsertion(DeletionInsertion.Params(step=4 / 64, **OURS)).evaluate(
+        make_ctx(data, info, model=net, layer="input", attributions=maps))
+    curve = [v.value for v in values if v.statistic == "deletion_curve"]
+    np.testing.assert_allclose(curve[1:], expected.mean(axis=0), rtol=0, atol=1e-5)
+    deletion = _stats(values)["deletion", ""]
+    with torch.no_grad():
+        start = net(torch.from_numpy(x))[np.arange(len(x)), y].numpy().mean()
+    assert deletion == pytest.approx(np.trapezoid([start, *expected.mean(axis=0)], dx=1 / 16), abs=1e-5)
