@@ -128,6 +128,15 @@ def lrp_gradients(head: Head, leaves: Sequence[nn.Module], feats: torch.Tensor, 
     ``R = a * g`` at every module boundary, ``g`` follows the plain backward pass except that each
     epsilon-rule module first multiplies the incoming gradient by ``y / s(y)``; the relevance of
     logit ``k`` (started at ``y_k``) at the features is then ``feats * g``.
+
+    Residual sums and skip concatenations need no module of their own (so no canonizer, and
+    zennit, which needs torchvision, is not used): at a sum ``z = a + b`` written in ``forward``
+    the backward pass sends ``g_z`` to both branches, so their relevances ``a * g_z`` and
+    ``b * g_z`` are ``R_z = z * g_z`` split in proportion to each branch's contribution, which is
+    the published rule at sums (zennit's ``Sum`` with its ``Norm`` rule, without the stabiliser;
+    relevance is conserved exactly there).  A concatenation routes each slice of ``g`` to the
+    tensor it came from, and bilinear upsampling is linear without bias, where the gradient is
+    LRP-0's rule.  The head must run each rule module once (:func:`used_leaves`).
     """
     factors: dict[nn.Module, torch.Tensor] = {}  # y / s(y), the same for every class
 

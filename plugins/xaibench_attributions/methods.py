@@ -12,14 +12,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from xaibench.capabilities import RESIDUAL, SKIP_CONNECTIONS
 from xaibench.components import AttributionMethod, AttributionRequest, ModelInfo
 from xaibench.components import Params as BaseParams
 
 if TYPE_CHECKING:
     import numpy as np
-
-_RESIDUAL_TOKENS = (RESIDUAL, SKIP_CONNECTIONS)
 
 
 class LayerMethod(AttributionMethod):
@@ -163,22 +160,19 @@ class GradientsXFeatures(LayerMethod):
 
 
 class LRP(LayerMethod):
-    """Layer-wise Relevance Propagation with the epsilon rule (Captum ``LRP`` on the head)."""
+    """Layer-wise Relevance Propagation with the epsilon rule (Captum's rules on the head).
+
+    Residual sums and skip concatenations are supported: at ``z = a + b`` relevance is split in
+    proportion to each branch's contribution (``R_a = a / z * R_z``, zennit's canonizer ``Sum``
+    with its ``Norm`` rule); a concatenation routes each part's relevance to its branch
+    (:mod:`.backward_rules` says how).
+    """
 
     name: ClassVar[str] = "lrp"
 
     class Params(LayerMethod.Params):
         epsilon: float = Field(1e-9, gt=0)
         """Stabiliser of the epsilon rule (Captum's default)."""
-
-    def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
-        # LRP rules see modules, not the functional sums of residual/skip connections, so
-        # relevance through them is silently wrong.  A model may declare that the part after
-        # a layer is a plain chain (``ModelInfo.sequential_after``).
-        found = [t for t in _RESIDUAL_TOKENS if t in model_info.provides]
-        if found and layer not in model_info.sequential_after:
-            return f"LRP cannot propagate relevance through {found[0]} sums after layer {layer!r}"
-        return None
 
     def attribute(self, request: AttributionRequest) -> np.ndarray:
         from .rule_methods import lrp

@@ -115,6 +115,12 @@ class Reexplainer:
     ``rows`` has one element it is repeated to ``b``, for metrics that explain a batch
     of perturbations of one sample).  Returns the targets' maps in input space, see
     :func:`to_input_space`.
+
+    ``fresh_draws``: every call after the first explains with its own seed, derived from ``seed``
+    and the call's number (``numpy.random.SeedSequence``), so a stochastic method (SmoothGrad,
+    Gradient-SHAP) draws new noise for each perturbed input, as it would for a new input; the
+    result is still reproducible.  Off, every call reuses ``seed`` (common random numbers: the
+    same noise for the original and the perturbed inputs, which hides the method's own variance).
     """
 
     method: AttributionMethod
@@ -124,8 +130,19 @@ class Reexplainer:
     seed: int
     split: str = "test"
     memory_budget_mb: int = 2048
+    fresh_draws: bool = False
+    calls: int = 0
+    """Calls made so far (the next call's number)."""
+
+    def call_seed(self) -> int:
+        """The seed of the next call: ``seed`` for the first (and for every call without ``fresh_draws``)."""
+        if not self.fresh_draws or self.calls == 0:
+            return self.seed
+        return int(np.random.SeedSequence([self.seed, self.calls]).generate_state(1)[0] % 2**31)
 
     def explain(self, model: Any, x: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        seed = self.call_seed()
+        self.calls += 1
         rows = np.asarray(rows)
         if len(rows) != len(x):
             if len(rows) != 1:
@@ -137,7 +154,7 @@ class Reexplainer:
             data_info=self.data_info,
             split=self.split,
             layer=self.layer,
-            seed=self.seed,
+            seed=seed,
             memory_budget_mb=self.memory_budget_mb,
         )
         attributions = np.asarray(self.method.attribute(request))

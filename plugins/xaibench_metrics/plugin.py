@@ -8,13 +8,14 @@ from __future__ import annotations
 from xaibench import hookimpl
 
 from .entropy import XaiEntropy
+from .faithfulness import FAITHFULNESS
 from .quantus_metrics import MaxSensitivity, QuantusMetric
 from .sanity import ModelRandomization, RandomLogit
 from .segmentation import SegmentationAgreement
 from .similarity import OriginalVsHarmonized, PearsonSimilarity
 
 METRICS = (PearsonSimilarity, SegmentationAgreement, OriginalVsHarmonized, MaxSensitivity, XaiEntropy, QuantusMetric,
-           ModelRandomization, RandomLogit)
+           ModelRandomization, RandomLogit, *FAITHFULNESS)
 
 
 @hookimpl

@@ -35,7 +35,7 @@ class _QuantusBase(Metric):
     contract: the planner then feeds it the raw attributions, which makes the stage
     key, hence the computation, shared by all post-processors."""
 
-    def _setup(self, ctx: MetricContext) -> tuple[Any, np.ndarray, Any]:
+    def _setup(self, ctx: MetricContext, fresh_draws: bool = False) -> tuple[Any, np.ndarray, Any]:
         """The model, the targets ``(n,)`` and the re-explainer for the evaluated samples."""
         from .explain import Reexplainer, resolve_targets
 
@@ -49,7 +49,7 @@ class _QuantusBase(Metric):
             self.params.target, ctx.data, ctx.data_info.n_classes, lambda: model, rows=np.arange(n)
         )
         reexplainer = Reexplainer(ctx.method, ctx.data, ctx.data_info, ctx.layer, ctx.seed,
-                                  memory_budget_mb=ctx.memory_budget_mb)
+                                  memory_budget_mb=ctx.memory_budget_mb, fresh_draws=fresh_draws)
         return model, targets, reexplainer
 
 
@@ -58,8 +58,8 @@ class MaxSensitivity(_QuantusBase):
 
     For each test sample, ``nr_samples`` copies of the input receive uniform noise in
     ``[-radius, radius]`` (every band and pixel, in input units: reflectance 0-1 for
-    optical bands) and are re-explained by the very same method, layer and seed, a
-    batch of samples at a time; the score is
+    optical bands) and are re-explained by the very same method and layer, a batch of
+    samples at a time; the score is
     ``max_k ||a(x + noise_k) - a(x)||_F / ||a(x)||_F`` over the target class's map.
     Maps from a deep layer are upsampled bilinearly to the input size first (Quantus
     requires attributions laid out like the input); as the same upsampling is applied
@@ -70,12 +70,20 @@ class MaxSensitivity(_QuantusBase):
     describes the method, whatever the post-processor.  A method whose map ignores
     the input scores exactly 0.
 
+    Stochastic methods (SmoothGrad, Gradient-SHAP...) re-explain each perturbed input with fresh
+    random draws (a seed derived from the grid's seed and the call, see
+    :class:`~.explain.Reexplainer`), as they would explain a new input; with
+    ``common_random_numbers`` every explanation reuses the grid's seed instead, which measures
+    the sensitivity to the input alone but hides the method's own variance (a seeded SmoothGrad
+    then looks more robust than it is).  Deterministic methods score the same either way.
+
     Statistics over samples: ``mean``, ``std`` (NaN-aware), and ``rejected``: samples
     whose maps Quantus refuses (all zero, constant or all negative), scored NaN.
     """
 
     name: ClassVar[str] = "max-sensitivity"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
+    category: ClassVar[str | None] = "robustness"
     higher_is_better: ClassVar[bool | None] = False
     needs_raw_attributions: ClassVar[bool] = True
 
@@ -85,13 +93,16 @@ class MaxSensitivity(_QuantusBase):
         ``perturb_radius`` in Quantus < 0.5, accepted as an alias)."""
         nr_samples: int = Field(10, ge=1)
         """Perturbed copies per sample; the score is the maximum over them."""
+        common_random_numbers: bool = False
+        """Re-explain with the grid's seed every time (the same noise for original and perturbed
+        inputs) instead of fresh draws per explanation."""
 
     def evaluate(self, ctx: MetricContext) -> list[MetricValue]:
         import quantus
 
         from . import quantus_bridge as qb
 
-        model, targets, reexplainer = self._setup(ctx)
+        model, targets, reexplainer = self._setup(ctx, fresh_draws=not self.params.common_random_numbers)
         metric = quantus.MaxSensitivity(
             nr_samples=self.params.nr_samples,
             lower_bound=self.params.radius,
@@ -148,7 +159,9 @@ class QuantusMetric(_QuantusBase):
     metrics that compare with re-explanations (Robustness, Randomisation, Input
     Invariance), whose value then describes the method whatever the post-processor
     (``needs_raw_attributions`` is true).
-    Localisation metrics get ``s_batch`` = (``test/mask`` == target).
+    Localisation metrics get ``s_batch`` = (``test/mask`` == target).  Robustness metrics
+    re-explain with fresh random draws, as :class:`MaxSensitivity` does (``common_random_numbers``
+    to reuse the grid's seed); Randomisation metrics keep the seed, so that only the weights differ.
 
     Score direction and category come from Quantus: ``higher_is_better`` (instance
     attribute) and ``category``.  Statistics: ``mean``/``std`` over samples, per
@@ -157,7 +170,7 @@ class QuantusMetric(_QuantusBase):
     """
 
     name: ClassVar[str] = "quantus"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     higher_is_better = _FromQuantus("higher_is_better")  # type: ignore[assignment]
     category = _FromQuantus("category")
     needs_raw_attributions = _FromQuantus("explain")  # type: ignore[assignment]
@@ -170,6 +183,9 @@ class QuantusMetric(_QuantusBase):
         metric_params: dict[str, Any] = {}
         call_params: dict[str, Any] = {}
         attributions: Literal["auto", "given", "explain"] = "auto"
+        common_random_numbers: bool = False
+        """Robustness metrics: re-explain perturbed inputs with the grid's seed (the same noise for a
+        stochastic method's original and perturbed inputs) instead of fresh draws per explanation."""
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -216,7 +232,8 @@ class QuantusMetric(_QuantusBase):
         }
         metric = info["cls"](**qb.resolve_functions(kwargs))
 
-        model, targets, reexplainer = self._setup(ctx)
+        fresh = info["category"] == "Robustness" and not self.params.common_random_numbers
+        model, targets, reexplainer = self._setup(ctx, fresh_draws=fresh)
         x = ctx.data.rows("test/x")
         given = None
         if not info["explain"]:

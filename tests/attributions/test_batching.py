@@ -81,17 +81,6 @@ def test_plugin_registers_the_13_methods():
     assert all(issubclass(c, AttributionMethod) for c in registered.values())
 
 
-def test_lrp_refuses_residual_models_unless_the_head_is_sequential():
-    lrp = LRP()
-    assert lrp.incompatibility(ModelInfo(layers=("input", "deep")), "deep") is None
-    residual = ModelInfo(layers=("input", "deep"), provides=frozenset({"residual"}))
-    assert "residual" in lrp.incompatibility(residual, "deep")
-    unet = ModelInfo(layers=("input", "deep"), provides=frozenset({"skip-connections"}),
-                     sequential_after=frozenset({"deep"}))
-    assert lrp.incompatibility(unet, "deep") is None
-    assert "skip-connections" in lrp.incompatibility(unet, "input")
-
-
 def test_guided_grad_cam_needs_its_cam_layer():
     info = ModelInfo(layers=("input",))
     assert "deep" in GuidedGradCam().incompatibility(info, "input")

@@ -19,6 +19,13 @@ def test_registers_every_metric_once():
             "model-randomization",
             "random-logit",
             "quantus",
+            "deletion-insertion",
+            "pixel-flipping",
+            "region-perturbation",
+            "irof",
+            "road",
+            "faithfulness-correlation",
+            "faithfulness-estimate",
         ]
     )
     assert all(issubclass(cls, Metric) for cls in registered)

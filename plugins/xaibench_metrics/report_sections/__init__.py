@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .faithfulness import faithfulness
 from .harmonization import original_vs_harmonized
 from .heatmaps import heatmaps
 from .methods_table import methods_table
@@ -9,4 +10,4 @@ from .sanity import sanity
 from .segmentation import segmentation
 from .similarity import similarity
 
-SECTIONS = (similarity, segmentation, methods_table, heatmaps, original_vs_harmonized, sanity)
+SECTIONS = (similarity, segmentation, methods_table, faithfulness, heatmaps, original_vs_harmonized, sanity)
