@@ -25,8 +25,8 @@ def add_device_args(parser: Any) -> None:
     parser.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda when present")
     parser.add_argument("--baseline", default=None, metavar="COMMIT",
                         help="also time this commit's code (e.g. 2c0e776) in the same run")
-    parser.add_argument("--repeat", type=int, default=3, help="timed calls; the best is kept")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds; the best is kept")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (1: timed in CPU time)")
 
 
 def resolve_device(name: str | None, threads: int) -> Any:
@@ -54,34 +54,46 @@ def sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_seconds(fn: Callable[[], Any], device: Any, repeat: int) -> tuple[float, float, Any]:
-    """(best wall seconds of ``repeat`` calls after one warm-up call, peak MB of the warm-up, the
-    last result).  The device is synchronised around every call."""
-    reset_peak(device)
-    fn()
-    sync(device)
-    peak = peak_mb(device)
-    best, out = float("inf"), None
+def compare(fns: dict[str, Callable[[], Any]], device: Any, repeat: int) -> dict[str, tuple[float, float, Any]]:
+    """``name -> (best seconds, peak MB, last result)`` of each function.
+
+    Each runs once first (its peak memory above what was in use before, and warm-up), then the
+    functions are timed in turn, ``repeat`` rounds, the best kept: interleaving spreads the
+    disturbances of a shared machine over all of them.  The device is synchronised around every
+    call.  On CPU with one torch thread the clock is the process's CPU time (robust to other
+    processes on the cores), otherwise wall time.
+    """
+    import torch
+
+    clock = time.process_time if device.type == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
+    peaks, results, best = {}, {}, dict.fromkeys(fns, float("inf"))
+    for name, fn in fns.items():
+        before = reset_peak(device)
+        results[name] = fn()
+        sync(device)
+        peaks[name] = peak_mb(device) - before
     for _ in range(max(1, repeat)):
-        sync(device)
-        start = time.perf_counter()
-        out = fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best, peak, out
+        for name, fn in fns.items():
+            sync(device)
+            start = clock()
+            results[name] = fn()
+            sync(device)
+            best[name] = min(best[name], clock() - start)
+    return {name: (best[name], peaks[name], results[name]) for name in fns}
 
 
-def reset_peak(device: Any) -> None:
-    """Start a new peak: torch's allocator on CUDA, the process's resident set (VmHWM) on Linux."""
+def reset_peak(device: Any) -> float:
+    """Start a new peak (torch's allocator on CUDA, the resident set's VmHWM on Linux); the MB in use now."""
     import torch
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        return
+        return torch.cuda.memory_allocated(device) / 2**20
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pass
+        return float("nan")
+    return peak_mb(device)
 
 
 def peak_mb(device: Any) -> float:
