@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from xaibench_postprocess.knn import KnnBackend, TorchBrute, l2_normalise
+from xaibench_postprocess.knn import KnnBackend, TorchBrute, l2_normalise, torch_backend
 from xaibench_postprocess.knn.torch_backend import CPU_MAX_ROWS, rescore_torch
 
 MARGIN = 16
@@ -72,6 +72,16 @@ def test_cpu_results_equal_the_frozen_host_algorithm(make, metric, options):
     for k in (1, 10, 40):
         got = TorchBrute(device="cpu", **options).search(train, queries, k, metric)
         np.testing.assert_array_equal(got, legacy_search(train, queries, k, metric), err_msg=f"k={k}")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_the_gpu_branch_run_on_cpu_equals_the_frozen_algorithm(metric, monkeypatch):
+    """What CUDA runs (torch re-scoring from a float64 copy of the train matrix), here on CPU."""
+    monkeypatch.setattr(torch_backend, "NUMPY_RESCORE", ())
+    for make in (tied_data, smooth_data):
+        train, queries = make()
+        backend = TorchBrute(device="cpu", max_rows=13)
+        np.testing.assert_array_equal(backend.search(train, queries, 20, metric), legacy_search(train, queries, 20, metric))
 
 
 @pytest.mark.parametrize("inner_product", [True, False])
@@ -140,3 +150,12 @@ def test_cuda_chunks_are_sized_from_free_device_memory():
     backend.fit(np.ones((100_000, 128), np.float32), "cosine")
     assert backend.rows_per_chunk(116) > CPU_MAX_ROWS  # not the CPU's 671 rows
     backend.release()
+
+
+def test_rescore_torch_from_a_float64_train_copy_is_the_same():
+    train, queries = smooth_data(2)
+    cand = torch.from_numpy(np.stack([np.random.default_rng(i).permutation(2000)[:40] for i in range(150)]))
+    t, q = torch.from_numpy(train), torch.from_numpy(queries)
+    for inner_product in (True, False):
+        assert torch.equal(rescore_torch(t.double(), q, cand, 10, inner_product),
+                           rescore_torch(t, q, cand, 10, inner_product))

@@ -16,6 +16,9 @@ CPU_SCRATCH_MB = 256
 """Default bound of the ``(rows, M)`` float32 score block on CPU."""
 CPU_MAX_ROWS = 1024
 """Default cap of the query rows scored at once on CPU."""
+NUMPY_RESCORE = ("cpu",)
+"""Device types whose candidates are re-scored by NumPy's :func:`.base.rescore`: on CPU its gather
+and einsum ran 4-10x faster than torch's (2 threads, D = 16 to 512)."""
 DEVICE_FRACTION = 0.5
 """Share of the GPU's free memory (torch's cached blocks included) one chunk of work may use."""
 DEVICE_CAP_BYTES = 4 * 2**30
@@ -56,6 +59,7 @@ class TorchBrute(KnnBackend):
         self._vectors: Any = None
         self._bias: Any = None
         self._scores: Any = None
+        self._vectors64: Any = None  # float64 copy of the train matrix for re-scoring on a GPU
 
     def available(self) -> str | None:
         try:
@@ -79,7 +83,7 @@ class TorchBrute(KnnBackend):
         device = torch.device(self.resolved_device())
         self._vectors = torch.from_numpy(train).to(device)
         self._bias = None if inner_product else -(self._vectors * self._vectors).sum(dim=1, keepdim=True).T
-        self._scores = None
+        self._scores = self._vectors64 = None
 
     def rows_per_chunk(self, fetch: int) -> int:
         """Query rows scored at once when ``fetch`` candidates per query are kept (see the class doc)."""
@@ -92,8 +96,8 @@ class TorchBrute(KnnBackend):
             budget = min(DEVICE_CAP_BYTES, int(DEVICE_FRACTION * device_free_bytes(self._vectors.device)))
         else:
             budget = self.scratch_mb * 2**20
-        # scores, topk values and indices, the float32 gather and two float64 temporaries, the result
-        per_row = 4 * m + 12 * fetch + 28 * fetch * d + 8 * fetch
+        # scores, topk values and indices, the float64 gather (twice: a margin for the sum), the result
+        per_row = 4 * m + 12 * fetch + 16 * fetch * d + 8 * fetch
         rows = max(1, budget // per_row)
         return rows if self.max_rows is None else max(1, min(rows, self.max_rows))
 
@@ -124,17 +128,18 @@ class TorchBrute(KnnBackend):
                 else:
                     torch.addmm(self._bias, q, self._vectors.T, beta=1.0, alpha=2.0, out=scores)
                 idx = torch.topk(scores, fetch, dim=1, largest=True, sorted=True).indices
-                if keep is not None and device.type == "cpu":
-                    # NumPy's gather and einsum ran 4-10x faster than torch's on CPU (2 threads)
+                if keep is not None and device.type in NUMPY_RESCORE:
                     idx = torch.from_numpy(rescore(self._fitted, queries[start : start + rows], idx.numpy(), keep,
                                                    inner_product))
                 elif keep is not None:
-                    idx = rescore_torch(self._vectors, q, idx, keep, inner_product)
+                    if self._vectors64 is None:
+                        self._vectors64 = self._vectors.double()
+                    idx = rescore_torch(self._vectors64, q, idx, keep, inner_product)
                 out[start : start + q.shape[0]] = idx
             return out.cpu().numpy()
 
     def _release(self) -> None:
-        self._vectors = self._bias = self._scores = None
+        self._vectors = self._bias = self._scores = self._vectors64 = None
 
     def __repr__(self) -> str:
         return f"TorchBrute(device={self.device!r})"
@@ -145,9 +150,10 @@ def rescore_torch(train: Any, queries: Any, candidates: Any, k: int, inner_produ
     """:func:`.base.rescore` in torch, on the tensors' device: the best ``k`` of each row of
     ``candidates`` by float64 score, nearest first, ties to the lower index.
 
-    ``train`` ``(M, D)`` and ``queries`` ``(B, D)`` float32, ``candidates`` ``(B, C)`` int64
-    distinct indices per row; returns ``(B, k)`` int64 on the same device.  ``chunk_rows`` bounds
-    the ``(rows, C, D)`` float64 temporaries (default: all rows at once).
+    ``train`` ``(M, D)`` float32 or float64 (a float64 copy saves a conversion per candidate),
+    ``queries`` ``(B, D)`` float32, ``candidates`` ``(B, C)`` int64 distinct indices per row;
+    returns ``(B, k)`` int64 on the same device.  ``chunk_rows`` bounds the ``(rows, C, D)``
+    float64 temporary (default: all rows at once).
     """
     import torch
 
@@ -157,11 +163,11 @@ def rescore_torch(train: Any, queries: Any, candidates: Any, k: int, inner_produ
     for start in range(0, b, step):
         # Sorted by index first: a stable sort by score then leaves tied scores in index order.
         cand = candidates[start : start + step].sort(dim=1).values
-        vecs = train[cand].double()  # (rows, C, D)
+        vecs = train[cand].double()  # (rows, C, D), a new tensor: changed in place below
         q = queries[start : start + step].double()[:, None, :]
         # Elementwise product and sum, not bmm: every row is reduced by the same code, so equal
         # vectors get bit-equal scores (a GEMV kernel may sum remainder rows differently).
-        score = (vecs * q).sum(dim=2) if inner_product else -(vecs - q).square().sum(dim=2)
+        score = vecs.mul_(q).sum(dim=2) if inner_product else -vecs.sub_(q).square_().sum(dim=2)
         # + 0.0 turns -0.0 into +0.0: radix sorts (CUDA) order the two zeros apart.
         order = torch.sort(score + 0.0, dim=1, descending=True, stable=True).indices[:, :k]
         out[start : start + cand.shape[0]] = cand.gather(1, order)
