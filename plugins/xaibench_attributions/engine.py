@@ -4,13 +4,15 @@ The design that makes attributions fast: the body (everything before the explain
 layer) runs once per sample without a graph; every method then differentiates or
 perturbs only the head, for all classes of a chunk at once.  Chunks are sized from a
 measurement of what one head forward keeps for backward, so a chunk stays under
-``AttributionRequest.memory_budget_mb``.
+``AttributionRequest.memory_budget_mb`` on CPU, or a share of the free memory of a GPU.  On a
+GPU inputs go up through pinned memory and maps come down once, into one preallocated host
+array (:func:`gather`), without a synchronisation per chunk.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,13 +145,28 @@ def run_body(body: nn.Module, x: torch.Tensor, aux: torch.Tensor | None, budget_
     a0 = None if aux is None else aux[:1].to(device)
     per_sample, _ = saved_bytes(lambda: body(x0, a0))
     chunk = max(1, budget_bytes // max(per_sample, 1))
-    outs = []
+    feats = None
     with torch.no_grad():
         for s in range(0, x.shape[0], chunk):
-            xa = x[s:s + chunk].to(device)
-            aa = None if aux is None else aux[s:s + chunk].to(device)
-            outs.append(body(xa, aa).float())
-    return torch.cat(outs).detach()
+            out = body(to_device(x[s:s + chunk], device), None if aux is None else to_device(aux[s:s + chunk], device))
+            if feats is None:  # filled in place: no second copy of the features as torch.cat would make
+                feats = torch.empty((x.shape[0], *out.shape[1:]), dtype=torch.float32, device=out.device)
+            feats[s:s + out.shape[0]] = out
+    return feats
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``; to CUDA through pinned memory without blocking the host, so that the
+    host prepares the next chunk while the GPU computes (on CPU: ``t`` itself)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def device_free_bytes(device: torch.device) -> int:
+    """Free memory of a CUDA ``device``: the driver's free bytes plus torch's cached, unused blocks."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
 
 
 def prepare_features(request: AttributionRequest, layer: str, split: str) -> tuple[
@@ -159,9 +176,8 @@ def prepare_features(request: AttributionRequest, layer: str, split: str) -> tup
     body, head = model.split(layer)
     device = model_device(model)
     x, aux = split_arrays(request, split)
-    budget = budget_bytes(request)
     with frozen_parameters(body):
-        feats = run_body(body, x, aux, budget, device)
+        feats = run_body(body, x, aux, work_bytes(request), device)
     return head, feats, (None if aux is None else aux.to(device))
 
 
@@ -173,14 +189,30 @@ occlusion 1.1 s with 64 MiB chunks and 0.6 s.  Methods with one forward per chun
 16 MiB gave the smallest summed time of nine methods, against 4, 8 and 32 MiB."""
 
 
+DEVICE_FRACTION = 0.5
+"""On a GPU a chunk may use this share of the device's free memory (torch's cached blocks included);
+the rest covers what the per-row measurement misses (backward's temporaries).  The request's
+``memory_budget_mb`` is a host budget, sized for a CPU: on a GPU it gave chunks too small to keep
+the device busy, and a chunk's work lives in device memory anyway."""
+
+
 def budget_bytes(request: AttributionRequest) -> int:
-    """The request's memory budget in bytes (what a body pass without graph may use)."""
+    """The request's memory budget in bytes."""
     return int(request.memory_budget_mb) * 2**20
 
 
+def work_bytes(request: AttributionRequest) -> int:
+    """Bytes one chunk of body work may use: the request's budget, or on CUDA
+    :data:`DEVICE_FRACTION` of the device's free memory."""
+    device = model_device(request.model)
+    if device.type != "cuda":
+        return budget_bytes(request)
+    return int(DEVICE_FRACTION * device_free_bytes(device))
+
+
 def chunk_bytes(request: AttributionRequest) -> int:
-    """Bytes one chunk of head work may use: the budget, capped at :data:`CPU_CHUNK_BYTES` on CPU."""
-    budget = budget_bytes(request)
+    """Bytes one chunk of head work may use: :func:`work_bytes`, capped at :data:`CPU_CHUNK_BYTES` on CPU."""
+    budget = work_bytes(request)
     return min(budget, CPU_CHUNK_BYTES) if model_device(request.model).type == "cpu" else budget
 
 
@@ -241,9 +273,35 @@ def map_sample_chunks(p: Prepared, per_chunk: Callable[[slice], torch.Tensor], r
     """Concatenate ``per_chunk(samples) -> (n, K, ...)`` over budget-sized sample chunks, with the
     head's parameters frozen; float32 numpy ``(N, K, ...)``."""
     with frozen_parameters(p.head):
-        parts = [per_chunk(sl).detach().float().cpu()
-                 for sl in per_sample_gradient_chunks(p, rows_per_sample, keep_channels)]
-    return torch.cat(parts).numpy()
+        return gather(p.n, (per_chunk(sl) for sl in per_sample_gradient_chunks(p, rows_per_sample, keep_channels)))
+
+
+def gather(n: int, parts: Iterable[torch.Tensor]) -> np.ndarray:
+    """Chunks ``(n_i, ...)`` of ``n`` rows in all, in order, as one float32 numpy array ``(n, ...)``.
+
+    The array is allocated once the first chunk's shape is known and filled chunk by chunk, rather
+    than ``torch.cat`` of host copies (a second copy of every map).  From CUDA the chunks go into
+    pinned host memory with asynchronous copies, the next chunk computing meanwhile, and the
+    stream is synchronised once at the end: a copy into pageable memory blocks the host and ran at
+    a fraction of the bus's speed (29 of Grad-CAM's 62 ms on an H200).  On CPU this is a plain copy,
+    bit-identical to the concatenation.
+    """
+    out: torch.Tensor | None = None
+    stream = None
+    start = 0
+    for part in parts:
+        part = part.detach().float()
+        if out is None:
+            out = torch.empty((n, *part.shape[1:]), dtype=torch.float32, pin_memory=part.is_cuda)
+        if part.is_cuda:
+            stream = torch.cuda.current_stream(part.device)
+        out[start:start + part.shape[0]].copy_(part, non_blocking=part.is_cuda)
+        start += part.shape[0]
+    if out is None or start != n:
+        raise ValueError(f"attribution chunks hold {start} samples, expected {n}")
+    if stream is not None:
+        stream.synchronize()
+    return out.numpy()
 
 
 def baseline_indices(n_available: int, n_baselines: int, seed: int) -> np.ndarray:
@@ -268,4 +326,4 @@ def training_baselines(request: AttributionRequest, layer: str, n_baselines: int
            if aux_name in data else None)
     body, _ = request.model.split(layer)
     with frozen_parameters(body):
-        return run_body(body, x, aux, budget_bytes(request), model_device(request.model))
+        return run_body(body, x, aux, work_bytes(request), model_device(request.model))

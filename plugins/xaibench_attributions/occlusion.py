@@ -16,7 +16,7 @@ from itertools import pairwise
 import numpy as np
 import torch
 
-from .engine import Prepared, take
+from .engine import Prepared, gather, take
 
 
 def window_masks(height: int, width: int, windows: int = 8, window: int | None = None,
@@ -81,8 +81,8 @@ def _spread(p: Prepared, sl: slice, drops: torch.Tensor, weights: torch.Tensor, 
     per_element = torch.einsum(eq, drops, weights.to(drops.device))
     d = p.feats.shape[1]
     if keep_channels:
-        return per_element[:, :, None].expand(-1, -1, d, -1, -1).cpu()
-    return (d * per_element).cpu()  # the same value in each of the D channels, summed
+        return per_element[:, :, None].expand(-1, -1, d, -1, -1)
+    return d * per_element  # the same value in each of the D channels, summed
 
 
 def sliding_window_occlusion(p: Prepared, keep_channels: bool, windows: int, window: int | None,
@@ -92,9 +92,8 @@ def sliding_window_occlusion(p: Prepared, keep_channels: bool, windows: int, win
     masks = window_masks(h, w, windows, window, stride)
     count = masks.sum(dim=0)
     weights = masks / torch.where(count > 0, count, torch.ones_like(count))
-    parts = [_spread(p, sl, occlusion_drops(p, sl, masks, value), weights, keep_channels)
-             for sl in _sample_chunks_for_groups(p, masks.shape[0])]
-    return torch.cat(parts).numpy()
+    return gather(p.n, (_spread(p, sl, occlusion_drops(p, sl, masks, value), weights, keep_channels)
+                        for sl in _sample_chunks_for_groups(p, masks.shape[0])))
 
 
 def cluster_labels(features: np.ndarray, n_clusters: int, seed: int, n_init: int = 1) -> np.ndarray:
@@ -133,9 +132,8 @@ def cluster_occlusion(p: Prepared, labels: np.ndarray, keep_channels: bool, valu
     masks = cluster_masks(labels)
     sizes = masks.sum(dim=(-2, -1), keepdim=True)
     weights = masks / torch.where(sizes > 0, sizes, torch.ones_like(sizes))
-    parts = [_spread(p, sl, occlusion_drops(p, sl, masks[sl], value), weights[sl], keep_channels)
-             for sl in _sample_chunks_for_groups(p, masks.shape[1])]
-    return torch.cat(parts).numpy()
+    return gather(p.n, (_spread(p, sl, occlusion_drops(p, sl, masks[sl], value), weights[sl], keep_channels)
+                        for sl in _sample_chunks_for_groups(p, masks.shape[1])))
 
 
 def kmeans_occlusion(p: Prepared, keep_channels: bool, n_clusters: int, seed: int, n_init: int,

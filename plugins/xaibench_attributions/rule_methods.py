@@ -51,7 +51,7 @@ def guided_grad_cam(p: Prepared, cam: Prepared, keep_channels: bool, relu_cam: b
 
     from .gradients import grad_cam
 
-    cam_map = torch.from_numpy(grad_cam(cam, keep_channels=False))
+    cam_map = torch.from_numpy(grad_cam(cam, keep_channels=False)).to(p.device)  # once, not per class
     if relu_cam:
         cam_map = cam_map.clamp(min=0)
     size = tuple(p.feats.shape[-2:])

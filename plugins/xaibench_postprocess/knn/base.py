@@ -2,7 +2,8 @@
 
 A backend finds, for each query vector, the ``k`` nearest rows of a train matrix.
 Subclasses implement ``_prepare`` (build an index), ``_search`` (query it) and
-``_release``; the public :meth:`KnnBackend.fit` / :meth:`KnnBackend.query` /
+``_release``, and may override ``_query`` (search and re-score one block, e.g. without leaving a
+GPU); the public :meth:`KnnBackend.fit` / :meth:`KnnBackend.query` /
 :meth:`KnnBackend.search` validate the inputs, L2-normalise them for the cosine
 metric (so every backend sees identical vectors and ranks them identically) and
 feed queries in blocks to bound memory.  Backends import their heavy library (faiss, torch, cuML, sklearn)
@@ -109,10 +110,7 @@ class KnnBackend(KnnBackendBase):
         out = np.empty((queries.shape[0], k), dtype=np.int64)
         for start in range(0, queries.shape[0], QUERY_BLOCK):
             block = queries[start : start + QUERY_BLOCK]
-            candidates = self._search(block, fetch)
-            if self.refine_margin > 0:
-                candidates = rescore(self._fitted, block, candidates, k, inner_product)
-            out[start : start + block.shape[0]] = candidates
+            out[start : start + block.shape[0]] = self._query(block, fetch, k, inner_product)
         return out
 
     def release(self) -> None:
@@ -132,6 +130,18 @@ class KnnBackend(KnnBackendBase):
     def _search(self, queries: np.ndarray, k: int) -> np.ndarray:
         """``(B, k)`` indices into the prepared train rows, nearest first."""
         raise NotImplementedError
+
+    def _query(self, queries: np.ndarray, fetch: int, k: int, inner_product: bool) -> np.ndarray:
+        """``(B, k)`` int64 nearest train rows of one block of ``queries`` ``(B, D)``, nearest first.
+
+        ``fetch`` (``>= k``) candidates come from :meth:`_search` and are re-scored in float64 by
+        :func:`rescore` when ``refine_margin > 0``.  A backend overrides this to keep the whole
+        block on its device; it must return what this default returns.
+        """
+        candidates = self._search(queries, fetch)
+        if self.refine_margin > 0:
+            candidates = rescore(self._fitted, queries, candidates, k, inner_product)
+        return candidates
 
     def _release(self) -> None:
         """Drop the index built by :meth:`_prepare`."""
