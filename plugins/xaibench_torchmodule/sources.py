@@ -8,6 +8,7 @@ TorchScript and exported programs are graphs, not pickles of arbitrary objects.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,30 @@ def _file(path: str, what: str) -> Path:
     return p
 
 
+def _import(name: str):
+    """Import ``name``; a module file in the working directory is found too (the ``xaibench``
+    command, unlike ``python``, does not put it on ``sys.path``)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name.split(".")[0]:
+            raise
+    cwd = str(Path.cwd())
+    sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def factory(spec: str):
     """The callable named by ``"package.module:attribute"`` (a class or a function)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise SourceError(f"module must be 'package.module:factory', got {spec!r}")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except ImportError as e:
         raise SourceError(f"module {spec!r}: cannot import {module_name!r} ({e})") from None
     target: Any = module
