@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from xaibench.bundle import Bundle
-from xaibench.capabilities import NO_MODULE_HOOKS
+from xaibench.capabilities import MULTIMODAL, NO_MODULE_HOOKS, RESIDUAL, SKIP_CONNECTIONS
 from xaibench.components import DatasetInfo, Model, ModelInfo, Params
 from xaibench_zoo.datainfo import dataset_info
 from xaibench_zoo.params import TrainParams
@@ -41,6 +41,7 @@ class Normalize(Params):
 
 
 SOURCES = ("module", "torchscript", "exported", "onnx")
+TRAITS = {"residual": RESIDUAL, "skip-connections": SKIP_CONNECTIONS, "multimodal": MULTIMODAL}
 
 
 class TorchModuleParams(Params):
@@ -58,6 +59,8 @@ class TorchModuleParams(Params):
     ``train``: fine-tune (module and onnx sources) with the zoo's trainer and ``training``;
     otherwise the model is explained as it is.  ``trace``: ``auto`` cuts the traced graph and
     falls back to forward hooks when the model cannot be traced; ``hooks`` always uses hooks.
+    ``traits``: what the network has (``residual`` sums, ``skip-connections``), so that methods
+    that cannot handle them (LRP) are skipped, except after the ``sequential_after`` layers.
     Paths are relative to the working directory.
     """
 
@@ -77,6 +80,8 @@ class TorchModuleParams(Params):
     train: bool = False
     training: TrainParams = TrainParams()
     trace: Literal["auto", "hooks"] = "auto"
+    traits: list[Literal["residual", "skip-connections", "multimodal"]] = []
+    sequential_after: list[str] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> TorchModuleParams:
@@ -116,8 +121,9 @@ class TorchModuleModel(Model):
         from .adaptation import check_dataset
 
         check_dataset(self.params, data)
-        provides = frozenset({NO_MODULE_HOOKS}) if self.params.torchscript else frozenset()
-        return ModelInfo(layers=("input", *self.params.layers), provides=provides)
+        provides = {TRAITS[t] for t in self.params.traits} | ({NO_MODULE_HOOKS} if self.params.torchscript else set())
+        return ModelInfo(layers=("input", *self.params.layers), provides=frozenset(provides),
+                         sequential_after=frozenset(self.params.sequential_after))
 
     def fingerprint(self) -> str | None:
         """SHA-256 of the model files (checkpoint, TorchScript, exported, ONNX)."""

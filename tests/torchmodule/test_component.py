@@ -126,6 +126,13 @@ def test_torchscript_declares_no_module_hooks_and_hook_methods_refuse(tmp_path):
                for m in METHODS if m.name != "lrp")
 
 
+def test_declared_traits_skip_lrp_where_it_cannot_propagate():
+    info = TorchModuleModel(TorchModuleModel.Params(module=RESNET, traits=["residual"], layers={"deep": "layer1"},
+                                                    sequential_after=["head"])).info(h.info())
+    lrp = next(m for m in METHODS if m.name == "lrp")()
+    assert "residual" in lrp.incompatibility(info, "deep")
+
+
 def test_fingerprint_follows_the_checkpoint_file(tmp_path):
     path = _saved(init(UserResNet(), seed=0), tmp_path)
     comp = TorchModuleModel(TorchModuleModel.Params(module=RESNET, checkpoint=path))
