@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from .graph import Traced, cut
 
@@ -95,6 +95,24 @@ class HookCut:
         self.model, self.module = model, model.get_submodule(path)
         self.shapes = [tuple(s) for s in input_shapes]
 
+    def after(self) -> list[nn.Module]:
+        """Leaf modules first called after the layer's output (found on a zero probe): the head's
+        own modules, which hook-based methods see.  The ones before it run on the zero input,
+        outside the graph of the features; hooking them (Captum's DeepLift) would fail."""
+        order: list[nn.Module] = []
+        leaves = [m for m in self.model.modules() if not list(m.children())]
+        handles = [m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in leaves]
+        handles.append(self.module.register_forward_hook(lambda mod, i, o: order.append(self.module)))
+        try:
+            with torch.no_grad():
+                self.model(*[torch.zeros((1, *s)) for s in self.shapes])
+        finally:
+            for h in handles:
+                h.remove()
+        cut = max(i for i, m in enumerate(order) if m is self.module)
+        before = set(order[:cut])
+        return [m for m in dict.fromkeys(order[cut + 1:]) if m not in before]
+
     def body(self, *inputs: torch.Tensor | None) -> torch.Tensor:
         found: list[torch.Tensor] = []
 
@@ -124,11 +142,11 @@ class HookCut:
 
 
 class _Call(nn.Module):
-    """A bound function as a module whose only child is ``owner`` (for hooks)."""
+    """A bound function as a module whose children are the ``modules`` it runs (for hooks)."""
 
-    def __init__(self, owner: nn.Module, fn) -> None:
+    def __init__(self, modules: Sequence[nn.Module], fn) -> None:
         super().__init__()
-        self.owner, self._fn = owner, fn
+        self.runs, self._fn = nn.ModuleList(modules), fn
 
     def forward(self, *args):
         return self._fn(*args)
@@ -176,7 +194,7 @@ class Adapted(nn.Module):
                 body, head = cut(self._traced, path, passthrough)
             else:
                 hooks = HookCut(self.model, path, self._shapes)
-                body, head = _Call(self.model, hooks.body), _Call(self.model, hooks.head)
+                body, head = _Call([self.model], hooks.body), _Call(hooks.after(), hooks.head)
             self._splits[layer] = (Part(body, self.adapt, "body"), Part(head, self.adapt, "head"))
         return self._splits[layer]
 
@@ -186,6 +204,3 @@ class _Identity(nn.Module):
         return x
 
 
-def as_graph_module(model: nn.Module) -> fx.GraphModule | None:
-    """``model`` if it already is a GraphModule (onnx2torch's output), else None."""
-    return model if isinstance(model, fx.GraphModule) else None
