@@ -103,9 +103,10 @@ class HookCut:
         leaves = [m for m in self.model.modules() if not list(m.children())]
         handles = [m.register_forward_hook(lambda mod, i, o: order.append(mod)) for m in leaves]
         handles.append(self.module.register_forward_hook(lambda mod, i, o: order.append(self.module)))
+        device = next(self.model.parameters(), torch.zeros(0)).device
         try:
             with torch.no_grad():
-                self.model(*[torch.zeros((1, *s)) for s in self.shapes])
+                self.model(*[torch.zeros((1, *s), device=device) for s in self.shapes])
         finally:
             for h in handles:
                 h.remove()
@@ -174,6 +175,11 @@ class Adapted(nn.Module):
     @property
     def layer_names(self) -> tuple[str, ...]:
         return ("input", *[name for name in self.layers if name != "input"])
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(device): cut pieces may hold their own references to top-level constants: cut again
+        self._splits.clear()
+        return super()._apply(fn, *args, **kwargs)
 
     @property
     def traced(self) -> bool:
