@@ -105,8 +105,11 @@ class TorchModuleParams(Params):
         return self
 
     @property
-    def files(self) -> list[str]:
-        return [p for p in (self.checkpoint, self.torchscript, self.exported, self.onnx) if p]
+    def files(self) -> dict[str, str]:
+        """The model files by param name."""
+        named = {"checkpoint": self.checkpoint, "torchscript": self.torchscript, "exported": self.exported,
+                 "onnx": self.onnx}
+        return {k: v for k, v in named.items() if v}
 
 
 class TorchModuleModel(Model):
@@ -119,8 +122,11 @@ class TorchModuleModel(Model):
 
     def info(self, data: DatasetInfo) -> ModelInfo:
         from .adaptation import check_dataset
+        from .sources import factory
 
         check_dataset(self.params, data)
+        if self.params.module:
+            factory(self.params.module)  # an unimportable factory is reported at plan time (xaibench validate)
         provides = {TRAITS[t] for t in self.params.traits} | ({NO_MODULE_HOOKS} if self.params.torchscript else set())
         return ModelInfo(layers=("input", *self.params.layers), provides=frozenset(provides),
                          sequential_after=frozenset(self.params.sequential_after))

@@ -147,19 +147,16 @@ def _copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model)
 
 
-def digest(paths: list[str]) -> str | None:
-    """SHA-256 (24 hex digits) of the files, so replacing one recomputes what depends on it."""
+def digest(files: dict[str, str]) -> str | None:
+    """SHA-256 (24 hex digits) of the files (``{param: path}``), so replacing one recomputes what
+    depends on it; a missing file is a :class:`SourceError` naming the param (``xaibench validate``)."""
     import hashlib
 
-    if not paths:
+    if not files:
         return None
     h = hashlib.sha256()
-    for path in paths:
-        p = Path(path).expanduser()
-        if not p.is_file():
-            h.update(f"missing:{p}".encode())
-            continue
-        with open(p, "rb") as fh:
+    for what, path in files.items():
+        with open(_file(path, what), "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()[:24]

@@ -141,6 +141,23 @@ def test_fingerprint_follows_the_checkpoint_file(tmp_path):
     _saved(init(UserResNet(), seed=1), tmp_path)
     assert comp.fingerprint() != first
     assert TorchModuleModel(TorchModuleModel.Params(module=RESNET)).fingerprint() is None
+    with pytest.raises(SourceError, match="exported file not found: .*gone.pt2"):
+        TorchModuleModel(TorchModuleModel.Params(exported=str(tmp_path / "gone.pt2"))).fingerprint()
+
+
+def test_validate_names_a_missing_file_and_an_unimportable_factory(tmp_path, cli, session):
+    import yaml
+
+    for params, message in [({"checkpoint": "gone.pt", "module": RESNET}, "checkpoint file not found: gone.pt"),
+                            ({"module": "no_such_package.nets:Net"}, "cannot import 'no_such_package.nets'")]:
+        reg = {"experiment": "v", "seeds": [0], "layers": ["input"],
+               "datasets": {"d": {"component": "synth-landcover", "params": {"n_train": 4, "n_test": 2}}},
+               "models": {"mine": {"component": "torch-module", "params": params}},
+               "attributions": {"g": "grad-cam"}, "postprocessors": {"none": "none"},
+               "metrics": {"e": "xai-entropy"}}
+        (tmp_path / "r.yaml").write_text(yaml.safe_dump(reg))
+        code, out, err = cli("validate", str(tmp_path / "r.yaml"))
+        assert code == 2 and message in out + err and "Traceback" not in out + err
 
 
 def test_untraceable_model_falls_back_to_hooks_and_says_so_once(tmp_path, caplog, monkeypatch):
