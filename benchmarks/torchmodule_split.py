@@ -92,7 +92,7 @@ def main() -> None:
             for path, net in nets.items():
                 request = AttributionRequest(model=net, data=data, data_info=info, split="test", layer=layer, seed=0)
                 method.attribute(request)  # warm-up
-                times[path], maps[path] = cpu_seconds(lambda r=request: method.attribute(r), args.repeat)
+                times[path], maps[path] = cpu_seconds(lambda r=request, m=method: m.attribute(r), args.repeat)
             scale = max(np.abs(maps["zoo"]).max(), 1e-12)
             diff = max(np.abs(maps[p] - maps["zoo"]).max() / scale for p in ("traced", "hooks"))
             ratios.append(times["traced"] / times["zoo"])

@@ -71,6 +71,16 @@ def test_a_skip_over_the_cut_names_the_layers_that_can_be_cut():
         comp.train(data, 0)
 
 
+def test_hook_fallback_checks_a_skip_over_the_layer():
+    """With hooks the head reruns the network on a zero input: a skip over the layer would read it;
+    the check at load catches it and names the layer."""
+    comp = TorchModuleModel(TorchModuleModel.Params(module=f"{UserUNet.__module__}:UserUNet", trace="hooks",
+                                                    layers={"deep": "enc2"}))
+    with pytest.raises(ModelMismatch, match=r"layer 'deep' \(enc2\): head\(body\(x\)\) differs from model\(x\) by "
+                                            r"\S+: something computed before the layer is used after it"):
+        comp.train(h.bundle(), 0)
+
+
 def test_checkpoint_mismatch_names_missing_and_unexpected_keys(tmp_path):
     state = init(UserResNet()).state_dict()
     state["extra.weight"] = torch.zeros(1)
