@@ -64,15 +64,16 @@ class Part(nn.Module):
     """Body or head: the model's graph piece (a child, so hooks find its modules) and the
     adaptation (not a child: its owner moves it)."""
 
-    def __init__(self, piece: nn.Module, adapt: Adaptation, role: str) -> None:
+    def __init__(self, piece: nn.Module, adapt: Adaptation, is_head: bool) -> None:
         super().__init__()
         self.piece = piece
         self._adapt = (adapt,)
-        self.role = role
+        self.is_head = is_head
 
     def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """Body: ``x`` ``(N, C, H, W)`` -> the layer's features; head: features -> logits ``(N, K)``."""
         adapt = self._adapt[0]
-        if self.role == "body":
+        if not self.is_head:
             return self.piece(*adapt.inputs(x, aux))
         return adapt.logits(self.piece(x, aux if adapt.aux else None))
 
@@ -201,7 +202,7 @@ class Adapted(nn.Module):
             else:
                 hooks = HookCut(self.model, path, self._shapes)
                 body, head = _Call([self.model], hooks.body), _Call(hooks.after(), hooks.head)
-            self._splits[layer] = (Part(body, self.adapt, "body"), Part(head, self.adapt, "head"))
+            self._splits[layer] = (Part(body, self.adapt, is_head=False), Part(head, self.adapt, is_head=True))
         return self._splits[layer]
 
 

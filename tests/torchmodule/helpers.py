@@ -31,9 +31,8 @@ def bundle(bands: int = 4, classes: int = 3, size: int = 8, n: int = 3, n_train:
 def user_and_reference(case: str, seed: int = 0):
     """``(user model, reference with the same weights, inner module path, inputs param)``."""
     user_cls, ref_cls, path, inputs = models.CASES[case]
-    kwargs = {} if case != "fusion" else {}
-    user = models.init(user_cls(**kwargs), seed)
-    ref = ref_cls(**kwargs)
+    user = models.init(user_cls(), seed)
+    ref = ref_cls()
     ref.load_state_dict(user.state_dict())
     return user, ref.eval(), path, inputs
 
