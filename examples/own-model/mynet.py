@@ -39,4 +39,5 @@ if __name__ == "__main__":
     net = Net().eval()
     torch.save(net.state_dict(), "mynet.pt")                                      # module + checkpoint
     torch.jit.save(torch.jit.script(net), "mynet.ts.pt")                          # torchscript
-    torch.export.save(torch.export.export(net, (torch.zeros(1, 13, 32, 32),)), "mynet.pt2")  # exported
+    batch = {"x": {0: torch.export.Dim("batch")}}  # any batch size
+    torch.export.save(torch.export.export(net, (torch.zeros(2, 13, 32, 32),), dynamic_shapes=batch), "mynet.pt2")
