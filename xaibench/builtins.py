@@ -20,5 +20,6 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "report": "xaibench_report.plugin",
     "studies": "xaibench_studies.plugin",
     "synth": "xaibench_synth.plugin",
+    "torchmodule": "xaibench_torchmodule.plugin",
     "zoo": "xaibench_zoo.plugin",
 }

@@ -66,7 +66,9 @@ AUX_INPUT = Capability("aux-input", "the model reads the auxiliary vector `aux` 
 MULTIMODAL = Capability("multimodal", "the model has one branch per modality (S2, S1...)")
 RECURRENT = Capability("recurrent", "the model is recurrent over a time axis")
 FORECAST = Capability("forecast", "a forecasting task: the data carries future frames / the model predicts them")
+NO_MODULE_HOOKS = Capability("no-module-hooks", "the model's modules take no hooks (a TorchScript graph): methods "
+                             "that rewrite backward rules through module hooks cannot run on it")
 
 CORE: tuple[Capability, ...] = (MASK, FRACTIONS, AUX, GEO, REGION, TIME, RESIDUAL, SKIP_CONNECTIONS, AUX_INPUT,
-                                MULTIMODAL, RECURRENT, FORECAST)
+                                MULTIMODAL, RECURRENT, FORECAST, NO_MODULE_HOOKS)
 """The capabilities the core declares (plugins declare their own beside their components)."""

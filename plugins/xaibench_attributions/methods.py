@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
+from xaibench.capabilities import NO_MODULE_HOOKS
 from xaibench.components import AttributionMethod, AttributionRequest, ModelInfo
 from xaibench.components import Params as BaseParams
 
@@ -25,6 +26,14 @@ class LayerMethod(AttributionMethod):
     class Params(BaseParams):
         keep_channels: bool = False
         """Return ``(N, K, D_l, H_l, W_l)`` instead of summing over the layer's channels."""
+
+    module_hooks: ClassVar[bool] = False
+    """Whether the method rewrites backward rules through module hooks (a TorchScript graph takes none)."""
+
+    def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
+        if self.module_hooks and NO_MODULE_HOOKS in model_info.provides:
+            return f"{self.name} hooks the model's modules, which this model does not allow ({NO_MODULE_HOOKS})"
+        return None
 
     def _prepare(self, request: AttributionRequest, layer: str | None = None):
         from .engine import prepare
@@ -88,6 +97,8 @@ class GradCam(LayerMethod):
 class GuidedGradCam(LayerMethod):
     """Guided Backprop at the layer times Grad-CAM at ``cam_layer`` resized to the layer."""
 
+    module_hooks = True
+
     name: ClassVar[str] = "guided-grad-cam"
 
     class Params(LayerMethod.Params):
@@ -98,6 +109,8 @@ class GuidedGradCam(LayerMethod):
         interpolate_mode: Literal["nearest", "bilinear", "bicubic", "area"] = "nearest"
 
     def incompatibility(self, model_info: ModelInfo, layer: str) -> str | None:
+        if why := super().incompatibility(model_info, layer):
+            return why
         if self.params.cam_layer != layer and self.params.cam_layer not in model_info.layers:
             return f"guided-grad-cam needs the Grad-CAM layer {self.params.cam_layer!r}, which the model lacks"
         return None
@@ -114,6 +127,8 @@ class GuidedGradCam(LayerMethod):
 class GuidedBackprop(LayerMethod):
     """Guided Backpropagation: gradients with negative signals stopped at every ReLU."""
 
+    module_hooks = True
+
     name: ClassVar[str] = "guided-backprop"
 
     def attribute(self, request: AttributionRequest) -> np.ndarray:
@@ -124,6 +139,8 @@ class GuidedBackprop(LayerMethod):
 
 class Deconvolution(LayerMethod):
     """Deconvolution: ReLUs applied to the backward signal instead of the forward one."""
+
+    module_hooks = True
 
     name: ClassVar[str] = "deconvolution"
 
@@ -168,6 +185,8 @@ class LRP(LayerMethod):
     (:mod:`.backward_rules` says how).
     """
 
+    module_hooks = True
+
     name: ClassVar[str] = "lrp"
 
     class Params(LayerMethod.Params):
@@ -199,6 +218,8 @@ class IntegratedGradients(LayerMethod):
 
 class DeepLift(LayerMethod):
     """DeepLift (rescale rule) from a zero baseline at the layer."""
+
+    module_hooks = True
 
     name: ClassVar[str] = "deeplift"
 
@@ -234,6 +255,8 @@ class GradientShap(LayerMethod):
 
 class DeepLiftShap(LayerMethod):
     """DeepLift-SHAP: DeepLift averaged over training features at the same layer as baselines."""
+
+    module_hooks = True
 
     name: ClassVar[str] = "deeplift-shap"
 

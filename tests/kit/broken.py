@@ -218,6 +218,39 @@ class _BadHeadNet(KitNet):
         return body, (lambda f, aux=None: head(f, aux) + 1.0)
 
 
+class _InplaceNet(KitNet):
+    """torchvision style: the head's ReLU works in place on the convolution's output."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.relu2 = torch.nn.ReLU(inplace=True)
+
+
+class _SharedReluNet(KitNet):
+    """One ReLU module for both activations: at "input" the head calls it twice."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.relu2 = self.relu1
+
+
+class _Scripted(torch.nn.Module):
+    """A head whose modules are a TorchScript graph's (they take no hooks)."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.graph = torch.jit.trace(head, (torch.zeros(1, head.conv2.in_channels, 4, 4),))
+
+    def forward(self, f, aux=None):
+        return self.graph(f)
+
+
+class _ScriptedHeadNet(KitNet):
+    def split(self, layer):
+        body, head = super().split(layer)
+        return body, (_Scripted(head) if layer == "deep" else head)
+
+
 class GoodModel(Model):
     """KitNet 'trained' by drawing its weights from the seed; options break one rule each."""
 
@@ -227,10 +260,15 @@ class GoodModel(Model):
         flaw: str = ""
 
     def info(self, data):
-        return ModelInfo(layers=("input", "deep"))
+        from xaibench.capabilities import NO_MODULE_HOOKS
+
+        provides = frozenset({NO_MODULE_HOOKS}) if self.params.flaw == "scripted-declared" else frozenset()
+        return ModelInfo(layers=("input", "deep"), provides=provides)
 
     def _net(self, info, seed):
-        cls = {"dropout": _DropoutNet, "bad-head": _BadHeadNet}.get(self.params.flaw, KitNet)
+        cls = {"dropout": _DropoutNet, "bad-head": _BadHeadNet, "inplace-relu": _InplaceNet,
+               "shared-relu": _SharedReluNet, "scripted-head": _ScriptedHeadNet,
+               "scripted-declared": _ScriptedHeadNet}.get(self.params.flaw, KitNet)
         return cls(info.n_bands, info.n_classes, aux_dim=0, seed=seed)
 
     def train(self, data, seed):

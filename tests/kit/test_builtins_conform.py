@@ -36,6 +36,9 @@ TINY: dict[str, dict[str, dict[str, Any]]] = {
         "resnet-18-cbn": {"width": 0.125, "train": TINY_TRAIN},
         "fusion-resnet-18": {"width": 0.125, "fuse_after": "layer1", "train": TINY_TRAIN},
         "convlstm": {"width": 0.125, "train": {"epochs": 1, "batch_size": 2}},
+        # a user's model: the kit's own net (KitNet builds its parts in forward: the hook fallback)
+        "torch-module": {"module": "xaibench.testing.torch_model:KitNet", "kwargs": {"n_bands": 4, "n_classes": 4},
+                         "bands": ["B2", "B3", "B4", "B8"], "layers": {"deep": "pool1"}},
     },
     "attribution": {
         "kmeans-occlusion": {"n_clusters": 4},

@@ -160,6 +160,10 @@ def test_well_behaved_model_passes():
         ("dropout", {"eval mode", "head(body(x)) == model(x)"}, "net.eval()"),
         ("bad-head", {"head(body(x)) == model(x)"}, "differs from model(x, aux)"),
         ("global-rng", {"deterministic under a seed"}, "two trainings"),
+        # the grid's Guided Backprop/LRP crashed on these ("... is a view and is being modified inplace")
+        ("inplace-relu", {"module hooks"}, "nn.ReLU(inplace=False)"),
+        ("shared-relu", {"module hooks"}, "the head calls ReLU more than once per forward pass"),
+        ("scripted-head", {"module hooks"}, "declare xaibench.capabilities.NO_MODULE_HOOKS"),
     ],
 )
 def test_broken_models_are_named(flaw, failing, phrase):
@@ -167,6 +171,11 @@ def test_broken_models_are_named(flaw, failing, phrase):
         check_model(broken.GoodModel, {"flaw": flaw}, scenarios=["multiband"], size=16)
     assert checks_failing(exc) == failing, str(exc.value)
     assert phrase in str(exc.value)
+
+
+def test_a_model_without_module_hooks_that_declares_it_passes():
+    report = check_model(broken.GoodModel, {"flaw": "scripted-declared"}, scenarios=["multiband"], size=16)
+    assert "multiband/deep: head(body(x)) == model(x)" in report.passed
 
 
 # -- post-processor -----------------------------------------------------------------------------

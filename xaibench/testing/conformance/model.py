@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...bundle import Bundle
+from ...capabilities import NO_MODULE_HOOKS
 from ...components import Model, ModelInfo, SplittableModel
 from ..data import SCENARIOS, Scenario, make_bundle, scenario
 from .common import (
@@ -22,6 +23,7 @@ from .common import (
     perturb_global_rngs,
     recreate,
 )
+from .hooks import hook_problem
 from .report import ConformanceReport
 
 
@@ -49,7 +51,9 @@ def check_model(
     at once, in eval mode (two calls agree), ``head(body(x)) == model(x)`` at every
     declared layer, ``features()`` equal to the body's output as float32
     ``(N, D_l, H_l, W_l)``, finite logits on an all-zero input, and the same logits
-    on CUDA as on CPU (skipped without CUDA).  Scenarios whose data lack what the model
+    on CUDA as on CPU (skipped without CUDA), and that each head runs under the module hooks of
+    the rule-based methods (no in-place output changes, no module called twice; a model whose
+    modules take no hooks declares ``NO_MODULE_HOOKS``).  Scenarios whose data lack what the model
     ``requires`` are skipped.
     """
     report = ConformanceReport(describe(cls))
@@ -169,6 +173,11 @@ def _check_loaded(report: ConformanceReport, tag: str, model: Model, net: Any, m
                 report.expect(close(out, ref, 1e-4, 1e-4), f"{tag}/{layer}: head(body(x)) == model(x)",
                               f"head(body(x, aux), aux) differs from model(x, aux) (max |difference| "
                               f"{max_difference(out, ref):.3g})", "the head must run exactly the rest of the network")
+                if NO_MODULE_HOOKS not in minfo.provides:
+                    problem = hook_problem(head, f, aux)
+                    report.expect(problem is None, f"{tag}/{layer}: module hooks",
+                                  f"hook-based methods (Guided Backprop, DeepLift, LRP) would fail: {problem[0]}"
+                                  if problem else "", problem[1] if problem else "")
                 feats = model.features(net, data, "test", layer)
                 report.require(isinstance(feats, np.ndarray) and feats.dtype == np.float32,
                                f"{tag}/{layer}: features()", f"features() returned {type(feats).__name__} "
