@@ -59,8 +59,17 @@ def test_first_run_then_fully_cached(session, toy_registry, workdir):
     assert first.ok and first.computed == first.stages and first.units_logged == 18
     units, client = mlflow_units(workdir)
     assert len(units) == 18 and {r.info.status for r in units} == {"FINISHED"}
-    parent = {r.data.tags["mlflow.parentRunId"] for r in units}
-    assert len(parent) == 1
+    # flat runs, all tagged with the one invocation that logged them; the experiment opens on its runs in the UI
+    assert not any("mlflow.parentRunId" in r.data.tags for r in units)
+    invocation = {r.data.tags["xaibench.invocation"] for r in units}
+    assert len(invocation) == 1
+    exp = client.get_experiment_by_name("toy")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    everything = client.search_runs([exp.experiment_id], max_results=10000)
+    (inv,) = [r for r in everything if r.data.tags.get("xaibench.kind") == "invocation"]
+    assert inv.data.tags["xaibench.invocation"] == invocation.pop() and inv.info.status == "FINISHED"
+    assert inv.data.metrics["invocation.computed"] == first.stages and inv.data.metrics["invocation.logged"] == 18
+    assert any("workflowType=machine_learning" in line for line in first.tracking)
     cell = next(r for r in units if r.data.tags.get("attribution") == "g2" and r.data.tags.get("postprocessor") == "none")
     assert cell.data.params["attribution.scale"] == "2.0" and cell.data.params["layer"] in ("input", "deep")
     assert "mean.value" in cell.data.metrics and "pair.value.g1" in cell.data.metrics
@@ -70,6 +79,7 @@ def test_first_run_then_fully_cached(session, toy_registry, workdir):
     second = grid(session, toy_registry)
     assert second.computed == 0 and second.cached == second.stages and second.units_logged == 0
     assert len(mlflow_units(workdir)[0]) == 18
+    assert len(client.search_runs([exp.experiment_id], max_results=10000)) == 19  # a cached re-run creates no run
     table = pq.read_table(first.results_path)
     assert table.schema.metadata[b"xaibench.results_schema"] == b"1"
     assert str(table.schema.field("metric").type).startswith("dictionary")
