@@ -299,6 +299,53 @@ def test_kill_9_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path):
     assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path, sig):
+    """SIGTERM (a scheduler's stop) or SIGINT mid-grid: one line, exit 128+signal, runs in flight KILLED,
+    no torn cache entry; the next run reopens those runs and gives the uninterrupted table."""
+    import subprocess
+    import sys
+
+    from xaibench.cache import Cache
+
+    slow = TOY_REGISTRY.replace("g1: toy-gradient", "g1: {component: toy-gradient, params: {sleep: 0.3}}")
+    write(workdir / "ref.yaml", slow + "cache: cache-ref\nresults: res-ref\ntracking: {uri: 'sqlite:///ref.db'}\n")
+    write(workdir / "r.yaml", slow)
+    assert run_cli("run", "ref.yaml", "-q").returncode == 0
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(plugin_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "xaibench", "run", "r.yaml", "-q"], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = Cache(workdir / ".xaibench/cache")
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(cache.root.rglob("*.xbc"))) < 10:  # a few stages stored
+        time.sleep(0.05)
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    lines = [line for line in err.splitlines() if line.strip() and "mlflow" not in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted by {signal.Signals(sig).name}: "), err
+    assert "resumes" in lines[0] and "Traceback" not in err
+    assert not list(cache.root.rglob("*.tmp"))  # the stage in flight left no partial entry
+    assert all(cache.valid(p.stem) for p in cache.root.rglob("*.xbc"))
+    units, client = mlflow_units(workdir)
+    killed = [r for r in units if r.info.status == "KILLED"]
+    assert killed and {r.info.status for r in units} <= {"FINISHED", "KILLED"}
+    assert all(r.data.tags["xaibench.error"] == f"interrupted by {signal.Signals(sig).name}" for r in killed)
+    exp = client.get_experiment_by_name("toy")
+    (inv,) = client.search_runs([exp.experiment_id], "tags.`xaibench.kind` = 'invocation'")
+    assert inv.info.status == "KILLED"
+
+    resumed = run_cli("run", "r.yaml", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(workdir / "results/toy.parquet") == table_rows(workdir / "res-ref/toy.parquet")
+    units, _ = mlflow_units(workdir)
+    live = [r for r in units if r.info.lifecycle_stage == "active"]
+    assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
+    assert {r.info.run_id for r in killed} <= {r.info.run_id for r in live}  # reopened, not duplicated
+
+
 def test_plugin_error_during_planning_is_one_line(cli, workdir, monkeypatch):
     import xaibench_toy.plugin as toy
 
