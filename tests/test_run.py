@@ -235,6 +235,49 @@ def test_results_command_formats(cli, toy_registry, workdir):
     assert code == 1 and "no results for experiment 'nope'" in err
 
 
+def test_results_filters_and_json_round_trip(cli, toy_registry, workdir):
+    import json
+    import math
+
+    code, out, _ = cli("run", "registry.yaml", "-q", "--format", "json")
+    summary = json.loads(out)  # the end-of-run table: one headline statistic per metric
+    # (pair's values are per second method, sub_key; `xaibench results` shows them)
+    assert code == 0 and {(r["metric"], r["statistic"]) for r in summary} == {("mean", "value"), ("norm", "value")}
+    assert len([r for r in summary if r["metric"] == "mean"]) == 8 and all(r["n"] == 2 for r in summary)
+    code, out, _ = cli("results", "--where", "attribution=g1", "--where", "seed=1", "--metric", "mean", "--format",
+                       "json")
+    rows = json.loads(out)
+    full = [r for r in pq.read_table(workdir / "results/toy.parquet").to_pylist()
+            if r["attribution"] == "g1" and r["seed"] == 1 and r["metric"] == "mean"]
+    assert code == 0 and rows == [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+                                  for r in full]
+    assert {r["statistic"] for r in rows} == {"value", "class_mean"} and len(rows) == 2 * 4 * 2  # layers x stats x pps
+    code, out, _ = cli("results", "--metric", "mean.value", "--where", "postprocessor=shift", "--format", "csv")
+    assert code == 0 and len(out.splitlines()) == 1 + 2 * 2 * 2  # header + seeds x layers x methods
+    code, _, err = cli("results", "--where", "colour=red")
+    assert code == 1 and "--where 'colour=red': expected COLUMN=VALUE with COLUMN one of" in err
+    code, _, err = cli("results", "--metric", "nope")
+    assert code == 1 and "--metric 'nope': no such metric" in err
+
+
+def test_end_of_run_table_shows_each_metrics_headline():
+    from xaibench.directions import MetricDirection, MetricDirections
+    from xaibench.output import headline_summary
+    from xaibench.results import summarize, to_table
+
+    directions = MetricDirections({"seg": MetricDirection(True, {}, "f1_micro"),
+                                   "ms": MetricDirection(False, {"std": None})})
+    stats = {"seg": ["accuracy", "f1_macro", "f1_micro", "iou_mean"], "ms": ["mean", "std"], "pearson": ["value"]}
+    rows = [{"experiment": "e", "dataset": "d", "model": "m", "seed": seed, "layer": "l", "attribution": a,
+             "postprocessor": "none", "metric": metric, "statistic": stat, "sub_key": "", "value": 0.5 + seed,
+             "status": "ok", "run_key": ""}
+            for seed in (0, 1) for a in ("g1", "g2") for metric, names in stats.items() for stat in names]
+    table = to_table(rows, {"metric_directions": directions.to_json()})
+    columns, cells = headline_summary(table, summarize(table))
+    assert columns == ["ms.mean", "pearson.value", "seg.f1_micro"]
+    assert set(cells[("d", "m", "l", "g1", "none")]) == set(columns)
+
+
 def test_corrupted_cache_entry_is_recomputed(session, toy_registry, workdir):
     first = grid(session, toy_registry)
     expected = table_rows(first.results_path)

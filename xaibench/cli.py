@@ -57,7 +57,7 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "cs
 @FORMAT
 def plugins(fmt: str) -> None:
     """List loaded plugins (and failed ones, in red) with the components they register."""
-    from .output import component_rows, folding_table, plugin_rows, to_csv, to_json
+    from .output import component_rows, names_table, plugin_rows, to_csv, to_json
 
     session = _session()
     plugin_list, components = plugin_rows(session), component_rows(session)
@@ -67,21 +67,19 @@ def plugins(fmt: str) -> None:
     if fmt == "csv":
         click.echo(to_csv(components), nl=False)
         return
-    table = folding_table("plugin", "distribution", "version", "hooks", "components", title="plugins")
-    for info in plugin_list:
-        comps = "\n".join(f"{k}: {', '.join(v)}" for k, v in info["components"].items())
-        if info["error"]:
-            table.add_row(f"[red]{info['plugin']}[/red]", info["distribution"], info["version"],
-                          "", f"[red]failed: {info['error']}[/red]")
-        else:
-            table.add_row(info["plugin"], info["distribution"], info["version"], "\n".join(info["hooks"]), comps)
-    out.print(table)
-    comps = folding_table("kind", "name", "plugin", "version", "description", title="components by kind")
-    for c in components:
-        why = c["unavailable"]
-        comps.add_row(c["kind"], c["name"], c["plugin"], c["version"],
-                      f"[red]unavailable: {why}[/red]" if why else c["description"])
-    out.print(comps)
+    # component names are listed whole in the tables by kind below; here only how many of each
+    rows = [[f"[red]{i['plugin']}[/red]", f"{i['distribution']} {i['version']}".strip(), "",
+             f"[red]failed: {i['error']}[/red]"] if i["error"] else
+            [i["plugin"], f"{i['distribution']} {i['version']}".strip(), "\n".join(i["hooks"]),
+             "\n".join(f"{len(v)} {k}" for k, v in i["components"].items())]
+            for i in plugin_list]
+    out.print(names_table(["plugin", "package", "hooks", "components"], rows, {"plugin", "hooks"}, title="plugins"))
+    for kind in dict.fromkeys(c["kind"] for c in components):
+        rows = [[c["name"], c["plugin"], c["version"],
+                 f"[red]unavailable: {c['unavailable']}[/red]" if c["unavailable"] else c["description"]]
+                for c in components if c["kind"] == kind]
+        out.print(names_table(["name", "plugin", "version", "description"], rows, {"name", "plugin"},
+                              title=f"{kind} components"))
 
 
 @cli.command()

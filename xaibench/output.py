@@ -36,6 +36,25 @@ def folding_table(*columns: str, title: str | None = None) -> Table:
     return table
 
 
+def names_table(columns: list[str], rows: list[list[str]], whole: set[str], title: str | None = None) -> Table:
+    """A folding table whose ``whole`` columns (names a user types back) are as wide as their longest
+    line and never wrap; the other columns share what is left of the terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        if col in whole:
+            width = max(len(line) for cell in [col, *(r[i] for r in rows)] for line in Text.from_markup(cell).plain
+                        .splitlines() or [""])
+            table.add_column(col, no_wrap=True, min_width=width)
+        else:
+            table.add_column(col, overflow="fold", ratio=1)
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
 def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
@@ -59,6 +78,7 @@ def to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
 # -- plugins ------------------------------------------------------------------------------------
 def plugin_rows(session: PluginSession) -> list[dict[str, Any]]:
     """One row per loaded (or failed) plugin."""
+    session.catalog  # noqa: B018 -- building the catalog is what fills each plugin's components
     return [{"plugin": i.name, "distribution": i.distribution or "", "version": i.version or "",
              "hooks": list(i.hooks), "components": {k: sorted(v) for k, v in sorted(i.components.items())},
              "error": i.error or None}
