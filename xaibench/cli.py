@@ -188,7 +188,7 @@ def _print_summary(summary, fmt: str = "table") -> None:
     out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
     out.print(f"results: {summary.results_path} (summary {summary.summary_path})")
     for line in summary.tracking:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
     if summary.failed:
         out.print("[red]failures:[/red]")
         for label, err in summary.failed:
