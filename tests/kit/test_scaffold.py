@@ -40,6 +40,9 @@ def test_generated_files_are_valid(kind):
     project = tomllib.loads(files["pyproject.toml"])
     assert project["project"]["entry-points"]["xaibench"] == {NAMES[kind]: f"{pkg}.plugin"}
     assert project["project"]["name"] == f"xaibench-{NAMES[kind]}"
+    description = project["project"]["description"]  # names the generated plugin, whatever the kind
+    assert description.startswith(f"{NAMES[kind]}: the {kind} component '{NAMES[kind]}'")
+    assert description != tomllib.loads(render_plugin("other-name", kind)["pyproject.toml"])["project"]["description"]
     for path, text in files.items():
         assert "$" not in text, f"unfilled placeholder in {path}"
         if path.endswith(".py"):
