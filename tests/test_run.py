@@ -342,8 +342,9 @@ def test_kill_9_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path):
     assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path, sig):
+@pytest.mark.parametrize("sig, executor", [(signal.SIGTERM, "local"), (signal.SIGINT, "local"),
+                                           (signal.SIGTERM, "process-pool")])
+def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path, sig, executor):
     """SIGTERM (a scheduler's stop) or SIGINT mid-grid: one line, exit 128+signal, runs in flight KILLED,
     no torn cache entry; the next run reopens those runs and gives the uninterrupted table."""
     import subprocess
@@ -353,7 +354,7 @@ def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir,
 
     slow = TOY_REGISTRY.replace("g1: toy-gradient", "g1: {component: toy-gradient, params: {sleep: 0.3}}")
     write(workdir / "ref.yaml", slow + "cache: cache-ref\nresults: res-ref\ntracking: {uri: 'sqlite:///ref.db'}\n")
-    write(workdir / "r.yaml", slow)
+    write(workdir / "r.yaml", slow + ("executor: {component: process-pool, workers: 2}\n" if executor != "local" else ""))
     assert run_cli("run", "ref.yaml", "-q").returncode == 0
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(plugin_path)}
@@ -374,7 +375,8 @@ def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir,
     assert all(cache.valid(p.stem) for p in cache.root.rglob("*.xbc"))
     units, client = mlflow_units(workdir)
     killed = [r for r in units if r.info.status == "KILLED"]
-    assert killed and {r.info.status for r in units} <= {"FINISHED", "KILLED"}
+    assert {r.info.status for r in units} <= {"FINISHED", "KILLED"}
+    assert killed or executor != "local"  # (the pool runs stages breadth-first: maybe no combination half done)
     assert all(r.data.tags["xaibench.error"] == f"interrupted by {signal.Signals(sig).name}" for r in killed)
     exp = client.get_experiment_by_name("toy")
     (inv,) = client.search_runs([exp.experiment_id], "tags.`xaibench.kind` = 'invocation'")
