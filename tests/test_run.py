@@ -72,6 +72,8 @@ def test_first_run_then_fully_cached(session, toy_registry, workdir):
     assert any("workflowType=machine_learning" in line for line in first.tracking)
     cell = next(r for r in units if r.data.tags.get("attribution") == "g2" and r.data.tags.get("postprocessor") == "none")
     assert cell.data.params["attribution.scale"] == "2.0" and cell.data.params["layer"] in ("input", "deep")
+    coords = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")  # filterable in the UI's table
+    assert all(c in cell.data.tags and c in cell.data.params for c in coords)
     assert "mean.value" in cell.data.metrics and "pair.value.g1" in cell.data.metrics
     model_run = next(r for r in units if "attribution" not in r.data.tags)
     assert "train.accuracy" in model_run.data.metrics and "norm.value" in model_run.data.metrics

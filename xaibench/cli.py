@@ -300,6 +300,12 @@ def main(argv: list[str] | None = None, session=None) -> None:
     except click.exceptions.Abort:
         console.print("aborted")
         sys.exit(130)
+    except KeyboardInterrupt as exc:  # a signal outside a grid's own clean stop (xaibench.interrupts)
+        from .interrupts import Interrupted
+
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        console.print(f"interrupted by {stop.name}")
+        sys.exit(stop.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -86,7 +86,7 @@ class Recorder:
     def _identity(self, unit: Unit) -> tuple[dict[str, str], dict[str, str]]:
         """The params and tags that say which combination ``unit`` is."""
         params: dict[str, str] = {"seed": str(unit.coords.seed)}
-        tags: dict[str, str] = {"xaibench.version": self.version}
+        tags: dict[str, str] = {"xaibench.version": self.version, "seed": str(unit.coords.seed)}
         for kind, ref in unit.refs.items():
             tags[kind] = ref.alias
             tags[f"{kind}.component"] = ref.name
