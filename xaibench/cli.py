@@ -162,7 +162,7 @@ HEADERS = {"postprocessor": "post"}
 
 
 def _print_summary(summary, fmt: str = "table") -> None:
-    from .output import folding_table, headline_summary, to_csv, to_json
+    from .output import headline_summary, names_table, to_csv, to_json
     from .results import summarize
 
     columns, cells = headline_summary(summary.table, summarize(summary.table))
@@ -175,13 +175,11 @@ def _print_summary(summary, fmt: str = "table") -> None:
         # columns that are the same on every row (one dataset, one layer) say nothing: drop them
         names = tuple(HEADERS.get(c, c) for c in TABLE_GROUP)
         keep = [i for i in range(len(names)) if len({k[i] for k in cells}) > 1] or [1]
-        table = folding_table(*(names[i] for i in keep), *columns,
-                              title="mean ± std across seeds (each metric's headline statistic)")
-        for key in sorted(cells):
-            row = cells[key]
-            table.add_row(*(key[i] for i in keep),
-                          *(f"{row[c]['mean']:.3f}±{row[c]['std']:.3f}" if c in row else "" for c in columns))
-        out.print(table)
+        body = [[*(str(key[i] or "") for i in keep),
+                 *(f"{cells[key][c]['mean']:.3f}±{cells[key][c]['std']:.3f}" if c in cells[key] else "" for c in columns)]
+                for key in sorted(cells)]
+        out.print(names_table([*(names[i] for i in keep), *columns], body, whole={names[i] for i in keep},
+                              title="mean ± std across seeds (each metric's headline statistic)"))
         out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
               f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/], {len(summary.blocked)} blocked")
@@ -209,7 +207,7 @@ def _print_summary(summary, fmt: str = "table") -> None:
 def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path | None, where: tuple[str, ...],
             metrics: tuple[str, ...]) -> None:
     """Print or export the long-format results (mean ± std across seeds in table form)."""
-    from .output import filter_results, folding_table, to_json
+    from .output import filter_results, names_table, to_json
     from .results import GROUP, read_parquet, summarize
 
     if experiment:
@@ -249,10 +247,14 @@ def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path 
             sys.stdout.write(buf.getvalue().decode())
     else:
         rows = summarize(table)
-        t = folding_table(*(HEADERS.get(c, c) for c in GROUP), "mean", "std", "n",
-                          title=f"{path.stem}: mean ± std across seeds")
-        for r in rows:
-            t.add_row(*(str(r[c]) for c in GROUP), f"{r['mean']:.4f}", f"{r['std']:.4f}", str(r["n"]))
+        # a column with one value on every row goes to the title, so the others keep their names whole
+        shared = [c for c in GROUP if c not in ("metric", "statistic") and len({r[c] for r in rows}) == 1]
+        columns = [c for c in GROUP if c not in shared]
+        where = " · ".join(str(rows[0][c]) for c in shared if rows[0][c]) if rows else ""
+        t = names_table([*(HEADERS.get(c, c) for c in columns), "mean ± std", "n"],
+                        [[*(str(r[c] or "") for c in columns), f"{r['mean']:.4g} ± {r['std']:.2g}", str(r["n"])]
+                         for r in rows], whole={HEADERS.get(c, c) for c in columns if c != "sub_key"} | {"mean ± std"},
+                        title=f"{path.stem}{': ' + where if where else ''} — mean ± std across seeds")
         status = Counter(table.column("status").to_pylist())
         (Console(file=open(out_file, "w")) if out_file else out).print(t)
         out.print(f"rows: {table.num_rows} ({', '.join(f'{k} {v}' for k, v in sorted(status.items()))})")

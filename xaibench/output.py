@@ -26,16 +26,6 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "csv")
 
 
-def folding_table(*columns: str, title: str | None = None) -> Table:
-    """A rich table whose cells wrap (never truncate) when the terminal is narrow."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    return table
-
-
 def names_table(columns: list[str], rows: list[list[str]], whole: set[str], title: str | None = None) -> Table:
     """A folding table whose ``whole`` columns (names a user types back) are as wide as their longest
     line and never wrap; the other columns share what is left of the terminal."""
