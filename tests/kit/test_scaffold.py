@@ -84,8 +84,8 @@ def test_installed_package_is_listed_by_xaibench_plugins(tmp_path, monkeypatch):
     xaibench.cli.cli.main(["plugins"], standalone_mode=False, obj=PluginSession())
     line = next(line for line in buffer.getvalue().splitlines() if "xaibench-edge-aware" in line)
     assert "edge-aware" in line and "0.1.0" in line and "register_attributions" in line and "1 attribution" in line
-    row = next(line for line in buffer.getvalue().splitlines() if line.startswith("│ edge-aware "))
-    assert row.split("│")[2].strip() == "edge-aware"  # the component, listed with its plugin
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in buffer.getvalue().splitlines()]
+    assert ["edge-aware", "edge-aware", "1"] in [r[:3] for r in rows]  # the component (name, plugin, version)
 
 
 @pytest.mark.slow
