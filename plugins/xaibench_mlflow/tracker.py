@@ -3,10 +3,10 @@
 Runs are flat (no parent run): each carries its dataset, model, method, post-processor,
 layer and seed as params and tags, and the ``xaibench.invocation`` id of the invocation
 that logged it, so the UI's runs table filters them directly.  The experiment is created
-with ``mlflow.experimentKind = custom_model_development``, the tag MLflow 3's UI reads to
-open an experiment on its runs table ("Model training") rather than on traces; the link
-printed at the end adds ``workflowType=machine_learning``, which the UI's workflow switch
-reads.  An invocation that did something gets one ``xaibench.kind = invocation`` run with
+with ``mlflow.experimentKind = custom_model_development``, the kind MLflow 3 gives classic
+model-training experiments; MLflow 3.17's UI still starts in its GenAI view (traces) unless
+the URL says ``workflowType=machine_learning``, so the link printed at the end says it
+(docs/tracking.md; tests/report/test_report_mlflow_ui.py opens it in Chromium).  An invocation that did something gets one ``xaibench.kind = invocation`` run with
 its counts as metrics and the results table as artifacts; a fully cached re-run creates
 no run.
 
