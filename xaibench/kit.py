@@ -7,7 +7,6 @@ A built-in plugin like any other (entry point ``kit``): the commands come in thr
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -115,8 +114,9 @@ def rank(experiment: str, metrics: tuple[str, ...], results_dir: Path, n_boot: i
     rankings, notes = rank_methods(table, list(metrics) or None, directions, higher=higher, n_boot=n_boot, ci=ci,
                                    seed=seed)
     if fmt == "json":
-        click.echo(json.dumps({"rankings": [asdict(r) | {"groups": r.groups()} for r in rankings], "notes": notes},
-                              indent=2, allow_nan=True))
+        from .output import to_json
+
+        click.echo(to_json({"rankings": [asdict(r) | {"groups": r.groups()} for r in rankings], "notes": notes}))
         return
     if fmt == "csv":
         from .output import to_csv

@@ -46,14 +46,19 @@ def names_table(columns: list[str], rows: list[list[str]], whole: set[str], titl
 
 
 def _plain(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """``value`` with every NaN or infinity (nested in dicts, lists, tuples) as ``None``: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def to_json(data: Any) -> str:
-    """``data`` as JSON, NaN as ``null``."""
-    if isinstance(data, list):
-        data = [{k: _plain(v) for k, v in r.items()} if isinstance(r, dict) else r for r in data]
-    return json.dumps(data, indent=2, allow_nan=False, default=str)
+    """``data`` as strict JSON (NaN as ``null``)."""
+    return json.dumps(_plain(data), indent=2, allow_nan=False, default=str)
 
 
 def to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
