@@ -116,3 +116,35 @@ def test_register_commands_adds_a_subcommand(fake_plugins, cli):
 
     code, out, _ = cli("hello-plugin", "world", plugins=PluginSession())
     assert code == 0 and "hello world from a plugin" in out
+
+
+def test_plugins_json_round_trips_and_narrow_output_keeps_names_whole(cli, run_cli):
+    """`COLUMNS=80 xaibench plugins | cat`: every component and plugin name appears whole in its cell."""
+    import json
+    import re
+
+    from xaibench.output import component_rows, plugin_rows
+    from xaibench.plugins import PluginSession
+
+    session = PluginSession()
+    code, out, _ = cli("plugins", "--format", "json", plugins=session)
+    assert code == 0
+    data = json.loads(out)
+    assert data == json.loads(json.dumps({"plugins": plugin_rows(session), "components": component_rows(session)}))
+    names = {(c["kind"], c["name"], c["plugin"]) for c in data["components"]}
+    assert ("attribution", "gradients-x-features", "attributions") in names
+
+    narrow = run_cli("plugins", env={"COLUMNS": "80", "XAIBENCH_DISABLE_PLUGINS": ""})
+    assert narrow.returncode == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in narrow.stdout
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    listed = {(row[0], row[1]) for row in cells if len(row) == 4}
+    assert {(n, p) for _, n, p in names} <= listed  # name and plugin whole, on one row
+    hooks = {h for p in data["plugins"] for h in p["hooks"]}
+    shown = {c for row in cells for cell in row for c in re.split(r"\s+", cell)}
+    assert hooks <= shown
+
+    csv_out = run_cli("plugins", "--format", "csv", env={"COLUMNS": "40"}).stdout.splitlines()
+    assert csv_out[0] == "kind,name,plugin,version,description,unavailable"
+    assert any(line.startswith("attribution,gradients-x-features,attributions,") for line in csv_out)

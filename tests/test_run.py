@@ -59,10 +59,21 @@ def test_first_run_then_fully_cached(session, toy_registry, workdir):
     assert first.ok and first.computed == first.stages and first.units_logged == 18
     units, client = mlflow_units(workdir)
     assert len(units) == 18 and {r.info.status for r in units} == {"FINISHED"}
-    parent = {r.data.tags["mlflow.parentRunId"] for r in units}
-    assert len(parent) == 1
+    # flat runs, all tagged with the one invocation that logged them; the experiment opens on its runs in the UI
+    assert not any("mlflow.parentRunId" in r.data.tags for r in units)
+    invocation = {r.data.tags["xaibench.invocation"] for r in units}
+    assert len(invocation) == 1
+    exp = client.get_experiment_by_name("toy")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    everything = client.search_runs([exp.experiment_id], max_results=10000)
+    (inv,) = [r for r in everything if r.data.tags.get("xaibench.kind") == "invocation"]
+    assert inv.data.tags["xaibench.invocation"] == invocation.pop() and inv.info.status == "FINISHED"
+    assert inv.data.metrics["invocation.computed"] == first.stages and inv.data.metrics["invocation.logged"] == 18
+    assert any("workflowType=machine_learning" in line for line in first.tracking)
     cell = next(r for r in units if r.data.tags.get("attribution") == "g2" and r.data.tags.get("postprocessor") == "none")
     assert cell.data.params["attribution.scale"] == "2.0" and cell.data.params["layer"] in ("input", "deep")
+    coords = ("dataset", "model", "seed", "layer", "attribution", "postprocessor")  # filterable in the UI's table
+    assert all(c in cell.data.tags and c in cell.data.params for c in coords)
     assert "mean.value" in cell.data.metrics and "pair.value.g1" in cell.data.metrics
     model_run = next(r for r in units if "attribution" not in r.data.tags)
     assert "train.accuracy" in model_run.data.metrics and "norm.value" in model_run.data.metrics
@@ -70,6 +81,7 @@ def test_first_run_then_fully_cached(session, toy_registry, workdir):
     second = grid(session, toy_registry)
     assert second.computed == 0 and second.cached == second.stages and second.units_logged == 0
     assert len(mlflow_units(workdir)[0]) == 18
+    assert len(client.search_runs([exp.experiment_id], max_results=10000)) == 19  # a cached re-run creates no run
     table = pq.read_table(first.results_path)
     assert table.schema.metadata[b"xaibench.results_schema"] == b"1"
     assert str(table.schema.field("metric").type).startswith("dictionary")
@@ -225,6 +237,49 @@ def test_results_command_formats(cli, toy_registry, workdir):
     assert code == 1 and "no results for experiment 'nope'" in err
 
 
+def test_results_filters_and_json_round_trip(cli, toy_registry, workdir):
+    import json
+    import math
+
+    code, out, _ = cli("run", "registry.yaml", "-q", "--format", "json")
+    summary = json.loads(out)  # the end-of-run table: one headline statistic per metric
+    # (pair's values are per second method, sub_key; `xaibench results` shows them)
+    assert code == 0 and {(r["metric"], r["statistic"]) for r in summary} == {("mean", "value"), ("norm", "value")}
+    assert len([r for r in summary if r["metric"] == "mean"]) == 8 and all(r["n"] == 2 for r in summary)
+    code, out, _ = cli("results", "--where", "attribution=g1", "--where", "seed=1", "--metric", "mean", "--format",
+                       "json")
+    rows = json.loads(out)
+    full = [r for r in pq.read_table(workdir / "results/toy.parquet").to_pylist()
+            if r["attribution"] == "g1" and r["seed"] == 1 and r["metric"] == "mean"]
+    assert code == 0 and rows == [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+                                  for r in full]
+    assert {r["statistic"] for r in rows} == {"value", "class_mean"} and len(rows) == 2 * 4 * 2  # layers x stats x pps
+    code, out, _ = cli("results", "--metric", "mean.value", "--where", "postprocessor=shift", "--format", "csv")
+    assert code == 0 and len(out.splitlines()) == 1 + 2 * 2 * 2  # header + seeds x layers x methods
+    code, _, err = cli("results", "--where", "colour=red")
+    assert code == 1 and "--where 'colour=red': expected COLUMN=VALUE with COLUMN one of" in err
+    code, _, err = cli("results", "--metric", "nope")
+    assert code == 1 and "--metric 'nope': no such metric" in err
+
+
+def test_end_of_run_table_shows_each_metrics_headline():
+    from xaibench.directions import MetricDirection, MetricDirections
+    from xaibench.output import headline_summary
+    from xaibench.results import summarize, to_table
+
+    directions = MetricDirections({"seg": MetricDirection(True, {}, "f1_micro"),
+                                   "ms": MetricDirection(False, {"std": None})})
+    stats = {"seg": ["accuracy", "f1_macro", "f1_micro", "iou_mean"], "ms": ["mean", "std"], "pearson": ["value"]}
+    rows = [{"experiment": "e", "dataset": "d", "model": "m", "seed": seed, "layer": "l", "attribution": a,
+             "postprocessor": "none", "metric": metric, "statistic": stat, "sub_key": "", "value": 0.5 + seed,
+             "status": "ok", "run_key": ""}
+            for seed in (0, 1) for a in ("g1", "g2") for metric, names in stats.items() for stat in names]
+    table = to_table(rows, {"metric_directions": directions.to_json()})
+    columns, cells = headline_summary(table, summarize(table))
+    assert columns == ["ms.mean", "pearson.value", "seg.f1_micro"]
+    assert set(cells[("d", "m", "l", "g1", "none")]) == set(columns)
+
+
 def test_corrupted_cache_entry_is_recomputed(session, toy_registry, workdir):
     first = grid(session, toy_registry)
     expected = table_rows(first.results_path)
@@ -287,6 +342,55 @@ def test_kill_9_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path):
     units, _ = mlflow_units(workdir)
     live = [r for r in units if r.info.lifecycle_stage == "active"]
     assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
+
+
+@pytest.mark.parametrize("sig, executor", [(signal.SIGTERM, "local"), (signal.SIGINT, "local"),
+                                           (signal.SIGTERM, "process-pool")])
+def test_signal_stops_cleanly_then_resume_equals_uninterrupted(run_cli, workdir, plugin_path, sig, executor):
+    """SIGTERM (a scheduler's stop) or SIGINT mid-grid: one line, exit 128+signal, runs in flight KILLED,
+    no torn cache entry; the next run reopens those runs and gives the uninterrupted table."""
+    import subprocess
+    import sys
+
+    from xaibench.cache import Cache
+
+    slow = TOY_REGISTRY.replace("g1: toy-gradient", "g1: {component: toy-gradient, params: {sleep: 0.3}}")
+    write(workdir / "ref.yaml", slow + "cache: cache-ref\nresults: res-ref\ntracking: {uri: 'sqlite:///ref.db'}\n")
+    write(workdir / "r.yaml", slow + ("executor: {component: process-pool, workers: 2}\n" if executor != "local" else ""))
+    assert run_cli("run", "ref.yaml", "-q").returncode == 0
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(plugin_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "xaibench", "run", "r.yaml", "-q"], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = Cache(workdir / ".xaibench/cache")
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(cache.root.rglob("*.xbc"))) < 10:  # a few stages stored
+        time.sleep(0.05)
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    lines = [line for line in err.splitlines() if line.strip() and "mlflow" not in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted by {signal.Signals(sig).name}: "), err
+    assert "resumes" in lines[0] and "Traceback" not in err
+    assert not list(cache.root.rglob("*.tmp"))  # the stage in flight left no partial entry
+    assert all(cache.valid(p.stem) for p in cache.root.rglob("*.xbc"))
+    units, client = mlflow_units(workdir)
+    killed = [r for r in units if r.info.status == "KILLED"]
+    assert {r.info.status for r in units} <= {"FINISHED", "KILLED"}
+    assert killed or executor != "local"  # (the pool runs stages breadth-first: maybe no combination half done)
+    assert all(r.data.tags["xaibench.error"] == f"interrupted by {signal.Signals(sig).name}" for r in killed)
+    exp = client.get_experiment_by_name("toy")
+    (inv,) = client.search_runs([exp.experiment_id], "tags.`xaibench.kind` = 'invocation'")
+    assert inv.info.status == "KILLED"
+
+    resumed = run_cli("run", "r.yaml", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(workdir / "results/toy.parquet") == table_rows(workdir / "res-ref/toy.parquet")
+    units, _ = mlflow_units(workdir)
+    live = [r for r in units if r.info.lifecycle_stage == "active"]
+    assert len(live) == 18 and {r.info.status for r in live} == {"FINISHED"}
+    assert {r.info.run_id for r in killed} <= {r.info.run_id for r in live}  # reopened, not duplicated
 
 
 def test_plugin_error_during_planning_is_one_line(cli, workdir, monkeypatch):

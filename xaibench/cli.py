@@ -49,43 +49,37 @@ def cli() -> None:
     """
 
 
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+                      show_default=True, help="json and csv print the same rows as the table, whole.")
+
+
 @cli.command()
-def plugins() -> None:
+@FORMAT
+def plugins(fmt: str) -> None:
     """List loaded plugins (and failed ones, in red) with the components they register."""
+    from .output import component_rows, names_table, plugin_rows, to_csv, to_json
+
     session = _session()
-    catalog = session.catalog
-    table = Table(title="plugins")
-    for col in ("plugin", "distribution", "version", "hooks", "components"):
-        table.add_column(col)
-    for info in sorted(session.plugins.values(), key=lambda i: i.name):
-        comps = "\n".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(info.components.items()))
-        if info.error:
-            table.add_row(f"[red]{info.name}[/red]", info.distribution or "", info.version or "",
-                          "", f"[red]failed: {info.error}[/red]")
-        else:
-            table.add_row(info.name, info.distribution or "", info.version or "", "\n".join(info.hooks), comps)
-    out.print(table)
-    comps = Table(title="components by kind")
-    for col in ("kind", "name", "plugin", "version", "description"):
-        comps.add_column(col)
-    for kind, entries in catalog.entries.items():
-        for name in sorted(entries):
-            e = entries[name]
-            desc = e.cls.describe()
-            why = _unavailable(e.cls)
-            comps.add_row(kind, name, e.plugin, e.cls.version, f"[red]unavailable: {why}[/red]" if why else desc)
-    out.print(comps)
-
-
-def _unavailable(cls) -> str | None:
-    """Why a component that can tell (``available()``, e.g. a GPU-only kNN backend) cannot run here."""
-    check = getattr(cls, "available", None)
-    if check is None:
-        return None
-    try:
-        return cls().available()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+    plugin_list, components = plugin_rows(session), component_rows(session)
+    if fmt == "json":
+        click.echo(to_json({"plugins": plugin_list, "components": components}))
+        return
+    if fmt == "csv":
+        click.echo(to_csv(components), nl=False)
+        return
+    # component names are listed whole in the tables by kind below; here only how many of each
+    rows = [[f"[red]{i['plugin']}[/red]", f"{i['distribution']} {i['version']}".strip(), "",
+             f"[red]failed: {i['error']}[/red]"] if i["error"] else
+            [i["plugin"], f"{i['distribution']} {i['version']}".strip(), "\n".join(i["hooks"]),
+             "\n".join(f"{len(v)} {k}" for k, v in i["components"].items())]
+            for i in plugin_list]
+    out.print(names_table(["plugin", "package", "hooks", "components"], rows, {"plugin", "hooks"}, title="plugins"))
+    for kind in dict.fromkeys(c["kind"] for c in components):
+        rows = [[c["name"], c["plugin"], c["version"],
+                 f"[red]unavailable: {c['unavailable']}[/red]" if c["unavailable"] else c["description"]]
+                for c in components if c["kind"] == kind]
+        out.print(names_table(["name", "plugin", "version", "description"], rows, {"name", "plugin"},
+                              title=f"{kind} components"))
 
 
 @cli.command()
@@ -108,7 +102,8 @@ def validate(registry: Path) -> None:
               help="Run only combinations with KEY (dataset, model, seed, layer, attribution, postprocessor, metric) = VALUE.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (combinations, cached stages, skips) and stop.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines; only the final summary.")
-def run(registry: Path, only: tuple[str, ...], dry_run: bool, quiet: bool) -> None:
+@FORMAT
+def run(registry: Path, only: tuple[str, ...], dry_run: bool, quiet: bool, fmt: str) -> None:
     """Run every combination declared in REGISTRY."""
     from .config import load_registry
     from .progress import setup_logging
@@ -119,10 +114,18 @@ def run(registry: Path, only: tuple[str, ...], dry_run: bool, quiet: bool) -> No
     if dry_run:
         _print_plan(config, session)
         return
+    from .interrupts import stop_on_signals
     from .runner import run as run_grid
 
-    summary = run_grid(config, session, console=console, quiet=quiet)
-    _print_summary(summary)
+    with stop_on_signals():  # SIGTERM/SIGINT: a clean, resumable stop (xaibench.interrupts)
+        summary = run_grid(config, session, console=console, quiet=quiet)
+    if summary.interrupted is not None:
+        done = summary.cached + summary.computed
+        console.print(f"interrupted by {summary.interrupted.name}: {done} of {summary.stages} stages done "
+                      f"({summary.computed} computed now), {summary.units_logged} combinations logged; "
+                      f"`xaibench run {registry}` resumes from there", highlight=False, soft_wrap=True)
+        sys.exit(summary.interrupted.exit_code)
+    _print_summary(summary, fmt)
     if not summary.ok:
         sys.exit(1)
 
@@ -158,33 +161,32 @@ def _print_plan(config, session) -> None:
 HEADERS = {"postprocessor": "post"}
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary, fmt: str = "table") -> None:
+    from .output import headline_summary, names_table, to_csv, to_json
     from .results import summarize
 
-    rows = [r for r in summarize(summary.table) if not r["sub_key"]]
-    stats = sorted({f"{r['metric']}.{r['statistic']}" for r in rows if r["metric"] != "training"})[:8]
-    cells: dict[tuple, dict[str, str]] = {}
-    for r in rows:
-        name = f"{r['metric']}.{r['statistic']}"
-        if name in stats:
-            key = tuple(r[c] for c in TABLE_GROUP)
-            cells.setdefault(key, {})[name] = f"{r['mean']:.3f}±{r['std']:.3f}"
+    columns, cells = headline_summary(summary.table, summarize(summary.table))
+    if fmt != "table":
+        rows = [{**dict(zip(TABLE_GROUP, key)), "metric": r["metric"], "statistic": r["statistic"], "mean": r["mean"],
+                 "std": r["std"], "n": r["n"]} for key, row in sorted(cells.items()) for r in row.values()]
+        click.echo(to_json(rows) if fmt == "json" else to_csv(rows), nl=fmt == "json")
+        return
     if cells:
         # columns that are the same on every row (one dataset, one layer) say nothing: drop them
         names = tuple(HEADERS.get(c, c) for c in TABLE_GROUP)
         keep = [i for i in range(len(names)) if len({k[i] for k in cells}) > 1] or [1]
-        stats = stats[: max(2, (out.width - 14 * len(keep)) // 14)]
-        table = Table(*(names[i] for i in keep), *stats, title="mean ± std across seeds")
-        for key in sorted(cells):
-            table.add_row(*(key[i] for i in keep), *(cells[key].get(s, "") for s in stats))
-        out.print(table)
+        body = [[*(str(key[i] or "") for i in keep),
+                 *(f"{cells[key][c]['mean']:.3f}±{cells[key][c]['std']:.3f}" if c in cells[key] else "" for c in columns)]
+                for key in sorted(cells)]
+        out.print(names_table([*(names[i] for i in keep), *columns], body, whole={names[i] for i in keep},
+                              title="mean ± std across seeds (each metric's headline statistic)"))
         out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
               f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/], {len(summary.blocked)} blocked")
     out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
     out.print(f"results: {summary.results_path} (summary {summary.summary_path})")
     for line in summary.tracking:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
     if summary.failed:
         out.print("[red]failures:[/red]")
         for label, err in summary.failed:
@@ -196,10 +198,16 @@ def _print_summary(summary) -> None:
 @cli.command()
 @click.option("--experiment", "-e", help="Experiment name (default: the only one, or the newest, in --dir).")
 @click.option("--dir", "results_dir", default="results", show_default=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "parquet"]), default="table",
+              show_default=True, help="table: mean ± std across seeds; json, csv, parquet: the long-format rows.")
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
-def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path | None) -> None:
+@click.option("--where", "where", multiple=True, metavar="COLUMN=VALUE",
+              help="Only rows with COLUMN (dataset, model, seed, layer, attribution, postprocessor, status...) = VALUE.")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="ALIAS[.STATISTIC]", help="Only this metric.")
+def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path | None, where: tuple[str, ...],
+            metrics: tuple[str, ...]) -> None:
     """Print or export the long-format results (mean ± std across seeds in table form)."""
+    from .output import filter_results, names_table, to_json
     from .results import GROUP, read_parquet, summarize
 
     if experiment:
@@ -212,13 +220,19 @@ def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path 
         if not files:
             raise XaibenchError(f"{results_dir}: no results yet; run `xaibench run registry.yaml` first")
         path = files[-1]
-    table = read_parquet(path)
+    table = filter_results(read_parquet(path), list(where), list(metrics))
     if fmt == "parquet":
         if not out_file:
             raise XaibenchError("--format parquet needs --out FILE")
-        import shutil
+        from .results import write_parquet
 
-        shutil.copyfile(path, out_file)
+        write_parquet(table, out_file)
+    elif fmt == "json":
+        text = to_json(table.cast(_plain_schema(table.schema)).to_pylist())
+        if out_file:
+            out_file.write_text(text + "\n")
+        else:
+            click.echo(text)
     elif fmt == "csv":
         import pyarrow.csv as pacsv
 
@@ -233,9 +247,14 @@ def results(experiment: str | None, results_dir: Path, fmt: str, out_file: Path 
             sys.stdout.write(buf.getvalue().decode())
     else:
         rows = summarize(table)
-        t = Table(*(HEADERS.get(c, c) for c in GROUP), "mean", "std", "n", title=f"{path.stem}: mean ± std across seeds")
-        for r in rows:
-            t.add_row(*(str(r[c]) for c in GROUP), f"{r['mean']:.4f}", f"{r['std']:.4f}", str(r["n"]))
+        # a column with one value on every row goes to the title, so the others keep their names whole
+        shared = [c for c in GROUP if c not in ("metric", "statistic") and len({r[c] for r in rows}) == 1]
+        columns = [c for c in GROUP if c not in shared]
+        where = " · ".join(str(rows[0][c]) for c in shared if rows[0][c]) if rows else ""
+        t = names_table([*(HEADERS.get(c, c) for c in columns), "mean ± std", "n"],
+                        [[*(str(r[c] or "") for c in columns), f"{r['mean']:.4g} ± {r['std']:.2g}", str(r["n"])]
+                         for r in rows], whole={HEADERS.get(c, c) for c in columns if c != "sub_key"} | {"mean ± std"},
+                        title=f"{path.stem}{': ' + where if where else ''} — mean ± std across seeds")
         status = Counter(table.column("status").to_pylist())
         (Console(file=open(out_file, "w")) if out_file else out).print(t)
         out.print(f"rows: {table.num_rows} ({', '.join(f'{k} {v}' for k, v in sorted(status.items()))})")
@@ -283,6 +302,12 @@ def main(argv: list[str] | None = None, session=None) -> None:
     except click.exceptions.Abort:
         console.print("aborted")
         sys.exit(130)
+    except KeyboardInterrupt as exc:  # a signal outside a grid's own clean stop (xaibench.interrupts)
+        from .interrupts import Interrupted
+
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        console.print(f"interrupted by {stop.name}")
+        sys.exit(stop.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

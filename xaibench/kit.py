@@ -7,7 +7,6 @@ A built-in plugin like any other (entry point ``kit``): the commands come in thr
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -58,6 +57,15 @@ def print_rankings(rankings: list[Ranking], notes: list[str], console: Any) -> N
         console.print(f"[yellow]skipped[/yellow] {note}")
 
 
+def csv_rows(rankings: list[Ranking]) -> list[dict[str, Any]]:
+    """One flat row per (ranking, method), in rank order."""
+    return [{**r.context, "metric": r.metric, "statistic": r.statistic, "higher_is_better": r.higher_is_better,
+             "rank": m.rank, "method": m.method, "rank_lo": m.rank_ci[0], "rank_hi": m.rank_ci[1], "mean": m.mean,
+             "mean_lo": m.value_ci[0], "mean_hi": m.value_ci[1], "n": m.n,
+             "indistinguishable": " ".join(m.indistinguishable)}
+            for r in rankings for m in r.methods]
+
+
 @click.command("rank")
 @click.argument("experiment")
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="ALIAS[.STATISTIC]",
@@ -68,14 +76,20 @@ def print_rankings(rankings: list[Ranking], notes: list[str], console: Any) -> N
 @click.option("--ci", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Coverage of the intervals.")
 @click.option("--higher/--lower", "higher", default=None,
-              help="Override the metric's direction (default: higher_is_better of the metric component).")
+              help="Override the direction (default: the metric's, per statistic; statistics that are not scores "
+                   "are ranked only with this).")
 @click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The registry that produced the results (to find each metric alias's component and direction).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="json: every ranking with its intervals and notes; csv: one row per (ranking, method).")
 def rank(experiment: str, metrics: tuple[str, ...], results_dir: Path, n_boot: int, ci: float, higher: bool | None,
          registry: Path | None, seed: int, fmt: str) -> None:
     """Rank the attribution methods of EXPERIMENT per metric, with bootstrap confidence intervals.
+
+    Each metric is ranked on its default statistic (its declared headline, else ``value``
+    or ``mean``, else its only score: docs/metrics.md) unless --metric ALIAS.STATISTIC
+    names one, in that statistic's own direction.
 
     Within each (dataset, model, layer, post-processor), methods are ranked on the mean of
     their values; seeds and, within seeds, sub_keys (classes, steps) are resampled (a
@@ -100,8 +114,14 @@ def rank(experiment: str, metrics: tuple[str, ...], results_dir: Path, n_boot: i
     rankings, notes = rank_methods(table, list(metrics) or None, directions, higher=higher, n_boot=n_boot, ci=ci,
                                    seed=seed)
     if fmt == "json":
-        click.echo(json.dumps({"rankings": [asdict(r) | {"groups": r.groups()} for r in rankings], "notes": notes},
-                              indent=2, allow_nan=True))
+        from .output import to_json
+
+        click.echo(to_json({"rankings": [asdict(r) | {"groups": r.groups()} for r in rankings], "notes": notes}))
+        return
+    if fmt == "csv":
+        from .output import to_csv
+
+        click.echo(to_csv(csv_rows(rankings)), nl=False)
         return
     console = Console()
     if not rankings:

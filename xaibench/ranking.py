@@ -20,11 +20,13 @@ Rank stability: for every pair of seeds, Kendall's tau between the methods' per-
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .coords import TABLE_GROUP
+from .directions import MetricDirection, MetricDirections
 from .errors import XaibenchError
 
 if TYPE_CHECKING:
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
 
 CONTEXT = tuple(c for c in TABLE_GROUP if c != "attribution")
 """Methods are ranked against each other within one (dataset, model, layer, post-processor)."""
-DEFAULT_STATISTICS = ("value", "mean")
 
 
 @dataclass
@@ -176,7 +177,7 @@ class _quiet:
 def rank_methods(
     table: Any,
     metrics: list[str] | None = None,
-    directions: dict[str, bool | None] | None = None,
+    directions: MetricDirections | Mapping[str, Any] | None = None,
     *,
     higher: bool | None = None,
     n_boot: int = 1000,
@@ -186,14 +187,17 @@ def rank_methods(
     """Rank the methods of a results table; returns the rankings and notes on what was skipped.
 
     ``metrics``: ``"alias"`` or ``"alias.statistic"`` names (default: every metric with
-    per-method rows, on its ``value`` or ``mean`` statistic); ``directions``: alias ->
-    higher_is_better (None: no direction); ``higher`` overrides every direction.
+    per-method rows, on its default statistic: :mod:`xaibench.directions`); ``directions``:
+    per alias and statistic (a plain ``{alias: higher_is_better}`` mapping is read as every
+    statistic of the alias in that direction); ``higher`` overrides every direction.
+    Statistics without a direction (not scores) are not ranked.
     """
     import numpy as np
 
     rows = [r for r in table.to_pylist() if r["status"] == "ok" and r["attribution"] and r["metric"] != "training"
             and r["value"] is not None and math.isfinite(r["value"])]
-    directions = directions or {}
+    if not isinstance(directions, MetricDirections):
+        directions = MetricDirections.from_json(directions)
     by_metric: dict[str, set[str]] = {}
     for r in rows:
         by_metric.setdefault(r["metric"], set()).add(r["statistic"])
@@ -209,17 +213,18 @@ def rank_methods(
             if stat not in stats:
                 raise XaibenchError(f"metric {alias!r} has no statistic {stat!r} (has: {', '.join(sorted(stats))})")
         else:
-            stat = next((s for s in DEFAULT_STATISTICS if s in stats), next(iter(stats)) if len(stats) == 1 else "")
+            stat = directions.default_statistic(alias, stats) or ""
             if not stat:
-                notes.append(f"{alias}: several statistics ({', '.join(sorted(stats))}); name one: --metric {alias}.STAT")
+                notes.append(f"{alias}: several statistics ({', '.join(sorted(stats))}) and no headline; "
+                             f"name one: --metric {alias}.STAT")
                 continue
         wanted.append((alias, stat))
 
     out: list[Ranking] = []
     for alias, stat in wanted:
-        direction = higher if higher is not None else directions.get(alias)
+        direction = higher if higher is not None else directions.direction(alias, stat)
         if direction is None:
-            notes.append(f"{alias}: no direction (higher_is_better unknown or None); pass --higher or --lower")
+            notes.append(f"{alias}.{stat}: not a score (no direction); not ranked unless --higher or --lower")
             continue
         selected = [r for r in rows if r["metric"] == alias and r["statistic"] == stat]
         contexts: dict[tuple, list[dict]] = {}
@@ -254,8 +259,8 @@ def context_name(context: dict[str, str]) -> str:
 
 
 # -- metric directions ------------------------------------------------------------------------
-def metric_directions(table: Any, registry: Path | None = None, catalog: Any = None) -> dict[str, bool | None]:
-    """higher_is_better per metric alias of ``table``.
+def metric_directions(table: Any, registry: Path | None = None, catalog: Any = None) -> MetricDirections:
+    """The directions and headline of each metric alias of ``table`` (:mod:`xaibench.directions`).
 
     Taken from the table's ``xaibench.metric_directions`` metadata when a run stored it;
     otherwise each alias is resolved to its component (the ``registry`` file's entry, else
@@ -269,15 +274,15 @@ def metric_directions(table: Any, registry: Path | None = None, catalog: Any = N
 
     stored = table_metadata(table, "metric_directions")
     if stored:
-        return dict(stored)
+        return MetricDirections.from_json(stored)
     aliases = {str(a) for a in table.column("metric").to_pylist()} - {"training", ""}
     names = dict((table_metadata(table, "components") or {}).get("metric", {}))
     specs: dict[str, Any] = {}
     if registry is not None:
         specs = dict((yaml.safe_load(Path(registry).read_text()) or {}).get("metrics") or {})
-    out: dict[str, bool | None] = {}
+    out: dict[str, MetricDirection] = {}
     if catalog is None:
-        return out
+        return MetricDirections(out)
     for alias in sorted(aliases):
         spec = specs.get(alias, names.get(alias, alias))
         spec = {"component": spec} if isinstance(spec, str) else dict(spec or {})
@@ -285,7 +290,7 @@ def metric_directions(table: Any, registry: Path | None = None, catalog: Any = N
         if name not in catalog.entries["metric"]:
             continue
         try:
-            out[alias] = catalog.create("metric", name, params).higher_is_better
-        except Exception:  # params missing (no registry given) or invalid: the class's own direction
-            out[alias] = catalog.get("metric", name).cls.higher_is_better
-    return out
+            out[alias] = MetricDirection.of(catalog.create("metric", name, params))
+        except Exception:  # params missing (no registry given) or invalid: the class's own directions
+            out[alias] = MetricDirection.of(catalog.get("metric", name).cls)
+    return MetricDirections(out)

@@ -70,10 +70,23 @@ class Recorder:
             shutil.rmtree(workdir, ignore_errors=True)
             self.logged += 1
 
+    def log_killed(self, why: str) -> None:
+        """The run was stopped: log the combinations it had started (a stage computed or failed,
+        not all done) as ``KILLED``, so the tracker shows what was in flight; the next run
+        reopens them."""
+        for ukey in list(self.waiting):
+            started = [self.outcomes[k] for k in self.waiting[ukey] if k in self.outcomes]
+            if any(o.status in ("computed", "failed") for o in started):
+                del self.waiting[ukey]
+                unit = self.units[ukey]
+                params, tags = self._identity(unit)
+                self.tracker.log(RunRecord(unit.key, unit.name, unit.content, params, tags, status="KILLED", error=why))
+
     # -- one record ------------------------------------------------------------------
-    def record(self, unit: Unit, workdir: Path) -> RunRecord:
+    def _identity(self, unit: Unit) -> tuple[dict[str, str], dict[str, str]]:
+        """The params and tags that say which combination ``unit`` is."""
         params: dict[str, str] = {"seed": str(unit.coords.seed)}
-        tags: dict[str, str] = {"xaibench.version": self.version}
+        tags: dict[str, str] = {"xaibench.version": self.version, "seed": str(unit.coords.seed)}
         for kind, ref in unit.refs.items():
             tags[kind] = ref.alias
             tags[f"{kind}.component"] = ref.name
@@ -84,6 +97,10 @@ class Recorder:
             params["layer"] = tags["layer"] = str(unit.coords.layer)
         for link in unit.metrics:
             _flatten(f"metric.{link.alias}", self.plan.config.of("metric")[link.alias].params, params)
+        return params, tags
+
+    def record(self, unit: Unit, workdir: Path) -> RunRecord:
+        params, tags = self._identity(unit)
         core = self.outcomes[unit.core.key]
         errors = [] if core.ok else [(unit.core, core)]
         for link in unit.metrics:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import functools
 import logging
 import subprocess
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
 from . import __version__
 from .cache import Cache
-from .components import Tracker
+from .components import InvocationSummary, Tracker
 from .config import RegistryConfig
+from .directions import MetricDirections
+from .interrupts import Interrupted
 from .planning import Plan, build_plan
 from .plugins import PluginSession
 from .progress import GridProgress
@@ -38,6 +42,8 @@ class RunSummary:
     """(stage label, label of the failed stage it depended on) for stages that could not run."""
     units_logged: int = 0
     units_already_tracked: int = 0
+    interrupted: Interrupted | None = None
+    """The signal that stopped the run (SIGTERM, SIGINT), if one did."""
     results_path: Path | None = None
     summary_path: Path | None = None
     tracking: list[str] = field(default_factory=list)
@@ -46,7 +52,11 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.blocked
+        return not self.failed and not self.blocked and self.interrupted is None
+
+    @property
+    def status(self) -> Literal["FINISHED", "FAILED", "KILLED"]:
+        return "KILLED" if self.interrupted is not None else "FINISHED" if self.ok else "FAILED"
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,22 +83,32 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     missing = [s for s in stages if s.key not in outcomes]
     summary.cached = len(outcomes)
     tracker: Tracker = catalog.create("tracker", config.tracking.name, config.tracking.params)  # type: ignore[assignment]
-    tracker.open(config.experiment, {"xaibench.registry": str(config.path), "xaibench.version": code_version()})
+    tags = {"xaibench.registry": str(config.path), "xaibench.version": code_version(),
+            "xaibench.invocation": f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"}
+    tracker.open(config.experiment, tags)
     held = tracker.finished()
     to_log = [u for u in plan.units if held.get(u.key) != u.content]
     summary.units_already_tracked = len(plan.units) - len(to_log)
 
-    status = "FAILED"
     with Recorder(plan, to_log, tracker, cache, session, outcomes, code_version()) as recorder:
         log.info("%d stages: %d cached, %d to compute; %d combinations to log, %d already tracked",
                  len(stages), summary.cached, len(missing), recorder.pending, summary.units_already_tracked)
+        crashed = True
         try:
             _execute(config, session, missing, outcomes, recorder, summary, console or Console(stderr=True), quiet)
-            status = "FINISHED" if summary.ok else "FAILED"
+            crashed = False
+        except KeyboardInterrupt as exc:  # SIGTERM or SIGINT (xaibench.interrupts): stop cleanly, resumable
+            summary.interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
+            recorder.log_killed(f"interrupted by {summary.interrupted.name}")
+            crashed = False
         finally:
             summary.units_logged = recorder.logged
             summary.table = _write_table(plan, outcomes, cache, summary)
-            summary.tracking = tracker.close(status if not recorder.pending else "KILLED", {
+            status = "FAILED" if crashed else summary.status
+            tracker.summarize(InvocationSummary(
+                tags["xaibench.invocation"], status, summary.stages, summary.cached, summary.computed,
+                len(summary.failed), len(summary.blocked), summary.units_logged, summary.units_already_tracked, tags))
+            summary.tracking = tracker.close(status, {
                 f"results/{summary.results_path.name}": summary.results_path,  # type: ignore[union-attr]
                 f"results/{summary.summary_path.name}": summary.summary_path,  # type: ignore[union-attr]
             })
@@ -122,7 +142,7 @@ def _execute(config: RegistryConfig, session: PluginSession, missing: list[Stage
 def _write_table(plan: Plan, outcomes: Outcomes, cache: Cache, summary: RunSummary) -> Any:
     config = plan.config
     components = {kind: {alias: ref.name for alias, ref in refs.items()} for kind, refs in config.components.items()}
-    directions = {alias: metric.higher_is_better for alias, metric in plan.components["metric"].items()}
+    directions = MetricDirections.of(plan.components["metric"]).to_json()
     table = to_table(plan_rows(plan, outcomes, cache),
                      {"cache": config.cache, "units": [unit_entry(u) for u in plan.units], "components": components,
                       "metric_directions": directions})

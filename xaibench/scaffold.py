@@ -96,6 +96,9 @@ def names_for(name: str, kind: str) -> dict[str, str]:
         "hook": k.hook,
         "check": k.check,
         "summary": k.summary,
+        # pip show / PyPI print this: it names the generated component, not only the template it started from
+        "description": f"{name}: the {kind} component '{name}' for xaibench (from the `new-plugin` template: "
+                       f"{k.summary.split(': ', 1)[-1].rstrip('.')})",
         "dependencies": deps,
         "usage": Template(k.usage).substitute(name=name),
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 
 from xaibench.components import Executor, Params
 from xaibench.errors import PluginError
@@ -28,6 +29,17 @@ def _init_worker(threads: int, runner: Callable[[Stage], StageOutcome]) -> None:
     except ImportError:
         pass
     _runner = runner
+
+
+@contextmanager
+def _stop_cleanly(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """On SIGTERM/SIGINT (``KeyboardInterrupt``, :mod:`xaibench.interrupts`) start no queued stage;
+    the workers finish (atomically) the ones they hold, instead of the whole queue."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
 
 
 def _run(stage: Stage) -> StageOutcome:
@@ -63,7 +75,7 @@ class PoolExecutor(Executor):
         running: dict[Future, Stage] = {}
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.params.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.params.threads_per_worker, runner)) as pool:
+                                 initargs=(self.params.threads_per_worker, runner)) as pool, _stop_cleanly(pool):
             while True:
                 for stage in deps.ready():
                     running[pool.submit(_run, stage)] = stage

@@ -43,6 +43,7 @@ class XaiEntropy(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = False
+    headline: ClassVar[str | None] = "kb_mean"
     streams: ClassVar[bool] = True
 
     class Params(Params):

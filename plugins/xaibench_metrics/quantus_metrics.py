@@ -29,6 +29,9 @@ class _QuantusBase(Metric):
     """Shared by the Quantus-backed metrics: targets, model and re-explainer from a context."""
 
     scope: ClassVar[Scope] = "attribution"
+    headline: ClassVar[str | None] = "mean"
+    directions: ClassVar[dict[str, bool | None]] = {"std": None, "rejected": None}
+    """``mean`` (per sample_key) is the score; its spread and the count of rejected samples are not."""
     needs_raw_attributions: ClassVar[bool] = False
     """True when the metric measures the method's raw output (it re-explains inputs
     itself), so its value is the same under every post-processor.  Proposed core

@@ -174,6 +174,8 @@ class ModelRandomization(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = False
+    headline: ClassVar[str | None] = "value"
+    directions: ClassVar[dict[str, bool | None]] = {"passed": True}
     needs_raw_attributions: ClassVar[bool] = True
 
     class Params(_SanityParams):
@@ -238,6 +240,8 @@ class RandomLogit(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = False
+    headline: ClassVar[str | None] = "value"
+    directions: ClassVar[dict[str, bool | None]] = {"passed": True}
 
     class Params(_SanityParams):
         similarity: Similarity = "ssim"

@@ -60,6 +60,7 @@ class SegmentationAgreement(Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[Scope] = "attribution"
     higher_is_better: ClassVar[bool | None] = True
+    headline: ClassVar[str | None] = "f1_micro"
     requires: ClassVar[frozenset[str]] = frozenset({MASK})
     streams: ClassVar[bool] = True
 

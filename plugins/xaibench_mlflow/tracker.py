@@ -1,4 +1,14 @@
-"""MLflow tracker: a parent run per invocation, a child run per combination, batched logging.
+"""MLflow tracker: a flat run per combination, batched logging.
+
+Runs are flat (no parent run): each carries its dataset, model, method, post-processor,
+layer and seed as params and tags, and the ``xaibench.invocation`` id of the invocation
+that logged it, so the UI's runs table filters them directly.  The experiment is created
+with ``mlflow.experimentKind = custom_model_development``, the kind MLflow 3 gives classic
+model-training experiments; MLflow 3.17's UI still starts in its GenAI view (traces) unless
+the URL says ``workflowType=machine_learning``, so the link printed at the end says it
+(docs/tracking.md; tests/report/test_report_mlflow_ui.py opens it in Chromium).  An invocation that did something gets one ``xaibench.kind = invocation`` run with
+its counts as metrics and the results table as artifacts; a fully cached re-run creates
+no run.
 
 MLflow 3 refuses the old ``./mlruns`` file store, so the default is a SQLite
 store in the working directory (``sqlite:///mlflow.db``) with artifacts beside it
@@ -16,11 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xaibench.components import Params, RunRecord, Tracker
+from xaibench.components import InvocationSummary, Params, RunRecord, Tracker
 
 KEY_TAG = "xaibench.key"
 CONTENT_TAG = "xaibench.content"
 KIND_TAG = "xaibench.kind"
+INVOCATION_TAG = "xaibench.invocation"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+"""The value MLflow 3's UI gives classic (model-training) experiments: it opens them on the runs."""
 DEFAULT_URI = "sqlite:///mlflow.db"
 
 
@@ -50,10 +64,12 @@ class MlflowTracker(Tracker):
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
         self.client: Any = None
-        self.parent_id: str | None = None
         self.experiment_id: str | None = None
         self.experiment_name = ""
+        self.tags: dict[str, str] = {}
         self.existing: dict[str, _Existing] = {}
+        self.summary: InvocationSummary | None = None
+        self.invocation_id: str | None = None
 
     @property
     def uri(self) -> str:
@@ -69,16 +85,18 @@ class MlflowTracker(Tracker):
 
         self.client = MlflowClient(tracking_uri=self.uri)
         self.experiment_name = experiment
+        self.tags = dict(tags)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=self._artifact_location(experiment))
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=self._artifact_location(experiment),
+                                                               tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
         else:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
             self.experiment_id = exp.experiment_id
+            if EXPERIMENT_KIND_TAG not in exp.tags:  # made by an older xaibench: open it on the runs too
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
         self.existing = self._search_units()
-        run = self.client.create_run(self.experiment_id, run_name=f"{experiment} invocation", tags={**tags, KIND_TAG: "invocation"})
-        self.parent_id = run.info.run_id
 
     def _artifact_location(self, experiment: str) -> str | None:
         if self.params.artifact_location:
@@ -107,8 +125,6 @@ class MlflowTracker(Tracker):
         return {k: e.content for k, e in self.existing.items() if e.status == "FINISHED"}
 
     def log(self, record: RunRecord) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-
         content = record.content
         old = self.existing.get(record.key)
         if old is not None and old.content == content:
@@ -117,14 +133,25 @@ class MlflowTracker(Tracker):
         else:
             if old is not None:  # the configuration changed: params are immutable in MLflow, so replace the run
                 self.client.delete_run(old.run_id)
-            tags = {**record.tags, KEY_TAG: record.key, CONTENT_TAG: content, KIND_TAG: "unit",
-                    "mlflow.parentRunId": self.parent_id or ""}
+            tags = {**self.tags, **record.tags, KEY_TAG: record.key, CONTENT_TAG: content, KIND_TAG: "unit"}
             run_id = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags).info.run_id
             new = True
+        try:
+            self._fill(run_id, record, new)
+        except BaseException:  # stopped (SIGTERM) or failed half-way: the run must not stay RUNNING
+            self.client.set_terminated(run_id, status="KILLED")
+            self.existing[record.key] = _Existing(run_id, "KILLED", content)
+            raise
+        self.existing[record.key] = _Existing(run_id, record.status, content)
+
+    def _fill(self, run_id: str, record: RunRecord, new: bool) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        content = record.content
         now = int(time.time() * 1000)
         metrics = [Metric(metric_name(k), float(v), now, 0) for k, v in record.metrics.items()]
         params = [Param(metric_name(k), str(v)[:6000]) for k, v in record.params.items()] if new else []
-        tags = [RunTag(k, str(v)[:5000]) for k, v in {**record.tags, CONTENT_TAG: content}.items()]
+        tags = [RunTag(k, str(v)[:5000]) for k, v in {**self.tags, **record.tags, CONTENT_TAG: content}.items()]
         if record.error:
             tags.append(RunTag("xaibench.error", record.error[:5000]))
         for i in range(0, max(len(params), len(tags)), 100):
@@ -134,7 +161,6 @@ class MlflowTracker(Tracker):
         for rel, local in record.artifacts.items():
             self._log_artifact(run_id, rel, Path(local))
         self.client.set_terminated(run_id, status=record.status)
-        self.existing[record.key] = _Existing(run_id, record.status, content)
 
     def _log_artifact(self, run_id: str, rel: str, local: Path) -> None:
         """Store ``local`` at the relative artifact path ``rel`` (renaming through a temp dir if needed)."""
@@ -151,12 +177,36 @@ class MlflowTracker(Tracker):
             shutil.copyfile(local, renamed)
             self.client.log_artifact(run_id, str(renamed), artifact_path=dest)
 
+    def summarize(self, summary: InvocationSummary) -> None:
+        self.summary = summary
+
     def close(self, status: str, artifacts: dict[str, Path]) -> list[str]:
-        if self.client is None or self.parent_id is None:
+        if self.client is None:
             return []
+        lines = [f"MLflow: experiment {self.experiment_name!r} (id {self.experiment_id}), store {self.uri}"]
+        summary = self.summary
+        if summary is not None and summary.did_something:
+            self.invocation_id = self._log_invocation(summary, status, artifacts)
+            lines[0] += f", invocation run {self.invocation_id}"
+        ui = self.uri if self.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+        if ui == "http://127.0.0.1:5000":
+            lines.append(f"  view: mlflow ui --backend-store-uri {self.uri}, then open")
+        lines.append(f"  {ui.rstrip('/')}/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning")
+        return lines
+
+    def _log_invocation(self, summary: InvocationSummary, status: str, artifacts: dict[str, Path]) -> str:
+        """One run for the invocation: its counts as metrics, the results table as artifacts."""
+        from mlflow.entities import Metric
+
+        tags = {**self.tags, **summary.tags, KIND_TAG: "invocation", INVOCATION_TAG: summary.invocation}
+        run_id = self.client.create_run(self.experiment_id, run_name=f"invocation {summary.invocation}",
+                                        tags=tags).info.run_id
+        now = int(time.time() * 1000)
+        counts = {"stages": summary.stages, "cached": summary.cached, "computed": summary.computed,
+                  "failed": summary.failed, "blocked": summary.blocked, "logged": summary.logged,
+                  "already_tracked": summary.already_tracked}
+        self.client.log_batch(run_id, metrics=[Metric(f"invocation.{k}", float(v), now, 0) for k, v in counts.items()])
         for rel, local in artifacts.items():
-            self._log_artifact(self.parent_id, rel, Path(local))
-        self.client.set_terminated(self.parent_id, status=status)
-        return [f"MLflow: experiment {self.experiment_name!r} (id {self.experiment_id}), parent run {self.parent_id}, "
-                f"store {self.uri}",
-                f"  view: mlflow ui --backend-store-uri {self.uri}"]
+            self._log_artifact(run_id, rel, Path(local))
+        self.client.set_terminated(run_id, status=status)
+        return run_id

@@ -32,6 +32,7 @@ class Generalization(xc.Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[xc.Scope] = "model"
     higher_is_better: ClassVar[bool | None] = False
+    headline: ClassVar[str | None] = "gen_ml"
 
     class Params(xc.Params):
         performance: PerformanceName = Field("accuracy", description="measure compared across splits and regions")
@@ -85,6 +86,8 @@ class AuxShuffle(xc.Metric):
     version: ClassVar[str] = "1"
     scope: ClassVar[xc.Scope] = "model"
     higher_is_better: ClassVar[bool | None] = True
+    headline: ClassVar[str | None] = "drop"
+    directions: ClassVar[dict[str, bool | None]] = {"drop_std": None}
     requires: ClassVar[frozenset[str]] = frozenset({AUX})
 
     class Params(xc.Params):

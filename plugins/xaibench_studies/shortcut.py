@@ -89,6 +89,7 @@ class ShortcutCheck(xc.Metric):
     scope: ClassVar[xc.Scope] = "models"
     # A check on models, not a score of methods: rankings of methods leave it out.
     higher_is_better: ClassVar[bool | None] = None
+    headline: ClassVar[str | None] = "pearson"
 
     class Params(xc.Params):
         reference: list[str] = Field(default_factory=list,

@@ -157,6 +157,13 @@ class TupleMetric(GoodMetric):
         return [("value", 1.0)]
 
 
+class StringDirectionMetric(GoodMetric):
+    """Declares a statistic's direction as a word instead of True/False/None."""
+
+    name = "string-direction"
+    directions = {"value": "lower"}
+
+
 class WrongMemberMetric(Metric):
     """A methods-scope metric naming a method outside the group."""
 

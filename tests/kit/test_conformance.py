@@ -116,6 +116,7 @@ def test_well_behaved_metric_passes():
         (broken.NoisyMetric, {"deterministic under a seed"}, "ctx.seed"),
         (broken.TupleMetric, {"MetricValue records"}, "MetricValue"),
         (broken.WrongMemberMetric, {"group members"}, "not-in-group"),
+        (broken.StringDirectionMetric, {"directions"}, "'lower'"),
     ],
 )
 def test_broken_metrics_are_named(cls, failing, phrase):

@@ -102,8 +102,13 @@ def test_run_registry_accepts_yaml_text_and_reuses_the_cache(fresh_session, run_
     first = run_registry(textwrap.dedent(text))
     assert len(rows(first, metric="entropy")) == 1
     assert (tmp_path / "xaibench" / "results" / "yaml-text.parquet").exists()
+    from xaibench.testing import MemoryTracker
+
+    assert MemoryTracker.summary.computed > 0 and MemoryTracker.summary.did_something
     again = run_registry(textwrap.dedent(text))
     assert rows(again, metric="entropy")[0]["value"] == rows(first, metric="entropy")[0]["value"]
+    # the memory tracker keeps nothing between invocations, so everything is logged again; nothing computed
+    assert MemoryTracker.summary.computed == 0 and MemoryTracker.summary.status == "FINISHED"
 
 
 def test_failures_raise_with_the_stage_and_traceback(fresh_session, xaibench_plugin, run_registry):

@@ -150,3 +150,73 @@ def test_registry_file_gives_params_dependent_directions(fresh_session, tmp_path
                                     "--n-boot", "50", "--format", "json"], obj=fresh_session)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["rankings"][0]["methods"][0]["method"] == "x"
+
+
+def faithfulness_table(tmp_path):
+    """One metric, opposite-direction statistics: ``good`` deletes fast (low ``deletion``, lower is
+    better) and inserts fast (high ``insertion``, higher is better); ``n`` is a count, not a score."""
+    from xaibench.directions import MetricDirection, MetricDirections
+
+    parts = [make_table({"good": 0.1, "mid": 0.5, "bad": 0.9}, metric="faith", statistic="deletion", seed=1,
+                        seeds=(0,)),
+             make_table({"good": 0.9, "mid": 0.5, "bad": 0.1}, metric="faith", statistic="insertion", seed=2),
+             make_table({"good": 10.0, "mid": 20.0, "bad": 30.0}, metric="faith", statistic="n", seed=3)]
+    directions = MetricDirections({"faith": MetricDirection(True, {"deletion": False, "n": None}, "insertion")})
+    rows = [r for t in parts for r in t.to_pylist()]
+    write_parquet(to_table(rows, {"metric_directions": directions.to_json()}), tmp_path / "exp.parquet")
+
+
+@pytest.mark.parametrize("statistic, arrow", [("deletion", "lower is better"), ("insertion", "higher is better")])
+def test_each_statistic_is_ranked_in_its_own_direction(tmp_path, statistic, arrow):
+    faithfulness_table(tmp_path)
+    runner = CliRunner()
+    args = ["exp", "--results-dir", str(tmp_path), "--n-boot", "100", "--metric", f"faith.{statistic}"]
+    # strict JSON (a one-seed ranking has no Kendall's tau: null, not NaN)
+    data = json.loads(runner.invoke(rank, [*args, "--format", "json"]).output, parse_constant=pytest.fail)
+    (ranking,) = data["rankings"]
+    assert [m["method"] for m in ranking["methods"]] == ["good", "mid", "bad"]
+    assert ranking["higher_is_better"] is (statistic == "insertion")
+    text = runner.invoke(rank, args)
+    assert text.exit_code == 0 and f"faith.{statistic} ({arrow})" in text.output
+    csv_out = runner.invoke(rank, [*args, "--format", "csv"]).output.splitlines()
+    assert csv_out[0].split(",")[:6] == ["dataset", "model", "layer", "postprocessor", "metric", "statistic"]
+    assert [line.split(",")[8] for line in csv_out[1:]] == ["good", "mid", "bad"]
+
+
+def test_default_statistic_is_the_headline_and_counts_are_not_ranked(tmp_path):
+    faithfulness_table(tmp_path)
+    runner = CliRunner()
+    data = json.loads(runner.invoke(rank, ["exp", "--results-dir", str(tmp_path), "--n-boot", "50",
+                                           "--format", "json"]).output)
+    assert [(r["metric"], r["statistic"]) for r in data["rankings"]] == [("faith", "insertion")]
+    counts = json.loads(runner.invoke(rank, ["exp", "--results-dir", str(tmp_path), "--n-boot", "50",
+                                             "--metric", "faith.n", "--format", "json"]).output)
+    assert counts["rankings"] == [] and "faith.n: not a score" in counts["notes"][0]
+
+
+def test_default_statistic_rule():
+    from xaibench.directions import MetricDirection, MetricDirections
+
+    seg = MetricDirection(True, {}, "f1_micro")
+    assert seg.default_statistic({"accuracy", "f1_micro", "f1_macro"}) == "f1_micro"
+    assert seg.default_statistic({"accuracy", "f1_macro"}) is None  # several scores, headline absent: name one
+    quantus = MetricDirection(False, {"std": None, "rejected": None})
+    assert quantus.default_statistic({"mean", "std", "rejected"}) == "mean"
+    assert MetricDirection(False, {"drop_std": None}).default_statistic({"drop", "drop_std"}) == "drop"
+    assert MetricDirection(None).default_statistic({"value"}) == "value"
+    legacy = MetricDirections.from_json({"old": True, "gone": None})  # tables written before per-statistic facts
+    assert legacy.direction("old", "anything") is True and legacy.direction("gone", "value") is None
+    assert legacy.direction("unknown", "value") is None
+    assert MetricDirections.from_json(MetricDirections({"a": seg}).to_json()) == MetricDirections({"a": seg})
+
+
+def test_builtin_metrics_declare_their_headlines(fresh_session):
+    from xaibench.directions import MetricDirection
+
+    catalog = fresh_session.catalog
+    seg = MetricDirection.of(catalog.get("metric", "segmentation-agreement").cls)
+    assert seg.default_statistic({"accuracy", "f1_micro", "f1_macro", "iou_mean"}) == "f1_micro"
+    ms = MetricDirection.of(catalog.get("metric", "max-sensitivity").cls)
+    assert ms.direction("mean") is False and ms.direction("std") is None and ms.direction("rejected") is None
+    logit = MetricDirection.of(catalog.get("metric", "random-logit").cls)
+    assert logit.direction("value") is False and logit.direction("passed") is True

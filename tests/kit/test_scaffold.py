@@ -40,6 +40,9 @@ def test_generated_files_are_valid(kind):
     project = tomllib.loads(files["pyproject.toml"])
     assert project["project"]["entry-points"]["xaibench"] == {NAMES[kind]: f"{pkg}.plugin"}
     assert project["project"]["name"] == f"xaibench-{NAMES[kind]}"
+    description = project["project"]["description"]  # names the generated plugin, whatever the kind
+    assert description.startswith(f"{NAMES[kind]}: the {kind} component '{NAMES[kind]}'")
+    assert description != tomllib.loads(render_plugin("other-name", kind)["pyproject.toml"])["project"]["description"]
     for path, text in files.items():
         assert "$" not in text, f"unfilled placeholder in {path}"
         if path.endswith(".py"):
@@ -80,8 +83,9 @@ def test_installed_package_is_listed_by_xaibench_plugins(tmp_path, monkeypatch):
     monkeypatch.setattr(xaibench.cli, "out", Console(file=buffer, width=250))
     xaibench.cli.cli.main(["plugins"], standalone_mode=False, obj=PluginSession())
     line = next(line for line in buffer.getvalue().splitlines() if "xaibench-edge-aware" in line)
-    assert "edge-aware" in line and "0.1.0" in line and "register_attributions" in line
-    assert "attribution: edge-aware" in line
+    assert "edge-aware" in line and "0.1.0" in line and "register_attributions" in line and "1 attribution" in line
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in buffer.getvalue().splitlines()]
+    assert ["edge-aware", "edge-aware", "1"] in [r[:3] for r in rows]  # the component (name, plugin, version)
 
 
 @pytest.mark.slow

@@ -107,3 +107,22 @@ def test_leaderboard_ranks_the_methods(built):
     assert "Leaderboard" in text and "Kendall" in text
     # the segmentation agreement (higher is better) is ranked for every model/layer/post-processor
     assert text.count("seg.f1_micro") >= 4 or text.count("f1_micro") >= 4
+
+
+def test_rank_and_report_pick_the_same_statistic(built):
+    """One rule for a metric's default statistic: `xaibench rank` ranks segmentation on its headline,
+    f1_micro, as the leaderboard does; pearson (no direction) is shown, not ranked."""
+    import json
+
+    from click.testing import CliRunner
+
+    from xaibench.kit import rank
+
+    out = CliRunner().invoke(rank, ["tiny-report", "--results-dir", str(built.results), "--n-boot", "20",
+                                    "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert {(r["metric"], r["statistic"]) for r in data["rankings"]} == {("seg", "f1_micro")}
+    assert any(n.startswith("pearson.value: not a score") for n in data["notes"])
+    text = built.index.read_text()
+    assert "seg.f1_micro" in text and "seg.accuracy</td>" not in text

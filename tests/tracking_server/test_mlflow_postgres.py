@@ -182,8 +182,10 @@ def test_grid_logs_each_run_and_artifact_once(session, workdir, mlflow_server, r
     for r in units:
         assert _files(client, r.info.run_id) == (["errors/traceback.txt"] if r in failed else [])
     assert len(list(artifact_root.rglob("traceback.txt"))) == 1  # written straight to the shared directory
-    parent = client.get_run(units[0].data.tags["mlflow.parentRunId"])
-    assert sorted(_files(client, parent.info.run_id)) == ["results/tracked-summary.csv", "results/tracked.parquet"]
+    exp = client.get_experiment_by_name("tracked")
+    (inv,) = client.search_runs([exp.experiment_id], "tags.`xaibench.kind` = 'invocation'")
+    assert {r.data.tags["xaibench.invocation"] for r in units} == {inv.data.tags["xaibench.invocation"]}
+    assert sorted(_files(client, inv.info.run_id)) == ["results/tracked-summary.csv", "results/tracked.parquet"]
 
     flag.unlink()  # the transient cause is gone: the failed run is reopened, not duplicated
     second = grid()
@@ -196,6 +198,6 @@ def test_grid_logs_each_run_and_artifact_once(session, workdir, mlflow_server, r
     third = grid()
     assert third.ok and third.computed == 0 and third.units_logged == 0
     assert len(_units(client, "tracked")) == 6
-    exp = client.get_experiment_by_name("tracked")
     invocations = client.search_runs([exp.experiment_id], "tags.`xaibench.kind` = 'invocation'")
-    assert len(invocations) == 3 and sorted(r.info.status for r in invocations) == ["FAILED", "FINISHED", "FINISHED"]
+    # the fully cached third invocation created no run
+    assert len(invocations) == 2 and sorted(r.info.status for r in invocations) == ["FAILED", "FINISHED"]

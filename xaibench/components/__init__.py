@@ -9,7 +9,7 @@ from .metric import Metric, MetricContext, MetricValue, Scope
 from .model import Model, ModelInfo
 from .postprocessor import PostProcessor
 from .splittable import SplittableModel
-from .tracker import RunRecord, Tracker
+from .tracker import InvocationSummary, RunRecord, Tracker
 
 KINDS: dict[str, type[Component]] = {
     "dataset": Dataset,
@@ -33,6 +33,7 @@ __all__ = [
     "Dataset",
     "DatasetInfo",
     "Executor",
+    "InvocationSummary",
     "KnnBackend",
     "Metric",
     "MetricContext",

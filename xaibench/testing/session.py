@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import yaml
 
 from .. import hookimpl
-from ..components import KINDS, Component, Params, RunRecord, Tracker
+from ..components import KINDS, Component, InvocationSummary, Params, RunRecord, Tracker
 from ..plugins import PluginSession
 
 MEMORY_TRACKER = "xaibench-testing-memory"
@@ -29,18 +29,23 @@ class MemoryTracker(Tracker):
     """Records of the latest grid run in this process (reset by :meth:`open`)."""
     tracebacks: ClassVar[dict[str, str]] = {}
     """Text of each failed record's traceback artifact, by record key (the files are temporary)."""
+    summary: ClassVar[InvocationSummary | None] = None
+    """What the latest grid run did (:meth:`Tracker.summarize`)."""
 
     class Params(Params):
         pass
 
     def open(self, experiment: str, tags: dict[str, str]) -> None:
-        MemoryTracker.records, MemoryTracker.tracebacks = [], {}
+        MemoryTracker.records, MemoryTracker.tracebacks, MemoryTracker.summary = [], {}, None
 
     def log(self, record: RunRecord) -> None:
         MemoryTracker.records.append(record)
         path = record.artifacts.get("errors/traceback.txt")
         if path is not None:
             MemoryTracker.tracebacks[record.key] = Path(path).read_text()
+
+    def summarize(self, summary: InvocationSummary) -> None:
+        MemoryTracker.summary = summary
 
 
 class ComponentsPlugin:

@@ -7,6 +7,7 @@ main statistics.  Mean ± std across seeds; bold marks each column's best value.
 
 from __future__ import annotations
 
+from xaibench.directions import MetricDirections
 from xaibench_report import html
 from xaibench_report.experiment import Stat, by_seed, stat
 from xaibench_report.html import Cell
@@ -25,13 +26,13 @@ def best_marks(column: list[Stat | None], higher_is_better: bool | None) -> list
     return [s is not None and s.mean == best for s in column]
 
 
-def _directions(ctx: ReportContext) -> dict[str, bool | None]:
+def _directions(ctx: ReportContext) -> MetricDirections:
     import pyarrow.parquet as pq
 
     from xaibench.ranking import metric_directions
 
     exp = ctx.experiment
-    return metric_directions(pq.read_table(exp.path)) if exp.path.exists() else {}
+    return metric_directions(pq.read_table(exp.path)) if exp.path.exists() else MetricDirections()
 
 
 @section("methods-table", "Robustness and complexity per dataset", metrics=tuple(COMPONENTS), order=25)
@@ -59,8 +60,8 @@ def methods_table(ctx: ReportContext) -> str | None:
             methods = exp.ordered("attribution", {r["attribution"] for r in sel})
             columns = [[stat(values.get((model, layer, d, p, m, alias), {}).values()) for m in methods]
                        for d, p in groups for alias, _, _ in metrics]
-            marks = [best_marks(col, directions.get(alias))
-                     for col, (alias, _, _) in zip(columns, [mt for _ in groups for mt in metrics])]
+            marks = [best_marks(col, directions.direction(alias, statistic))
+                     for col, (alias, statistic, _) in zip(columns, [mt for _ in groups for mt in metrics])]
             label = (lambda d, p: d) if len(pps) == 1 else (lambda d, p: f"{d} · {p}")
             header = [[Cell("method", label=True), *(Cell(label(d, p), colspan=len(metrics)) for d, p in groups)],
                       ["", *(title for _ in groups for _, _, title in metrics)]]

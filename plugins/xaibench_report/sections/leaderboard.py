@@ -7,8 +7,6 @@ from ..html import Cell
 from .registry import ReportContext, section
 
 N_BOOT = 200
-PREFERRED = ("value", "f1_micro", "mean", "kb_mean", "accuracy")
-"""The statistic a metric is ranked on when it has several (``xaibench rank --metric`` picks any)."""
 
 
 @section("leaderboard", "Leaderboard", order=80)
@@ -25,10 +23,11 @@ def leaderboard(ctx: ReportContext) -> str | None:
     table = pq.read_table(exp.path) if exp.path.exists() else pa.Table.from_pylist(exp.rows)
     directions = metric_directions(table)
     chosen = []
-    for alias, higher in directions.items():
+    for alias in sorted(directions.metrics):
+        # the metric's default statistic, by the rule `xaibench rank` uses (xaibench.directions)
         stats = {r["statistic"] for r in exp.rows if r["metric"] == alias and r["status"] == "ok" and r["attribution"]}
-        main = next((s for s in PREFERRED if s in stats), min(stats) if stats else None)
-        if higher is not None and main:
+        main = directions.default_statistic(alias, stats)
+        if main and directions.direction(alias, main) is not None:
             chosen.append(f"{alias}.{main}")
     if not chosen:
         return None

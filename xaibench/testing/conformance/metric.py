@@ -63,6 +63,12 @@ def check_metric(
         report.expect(direction in (True, False, None), "higher_is_better",
                       f"higher_is_better is {direction!r}; expected True, False or None (no direction)",
                       "rankings use it to order methods")
+        bad = {k: v for k, v in dict(metric.directions).items() if v not in (True, False, None)}
+        report.expect(not bad, "directions", f"directions {bad!r}: each statistic's direction must be True, False "
+                      "or None (not a score)", "rankings order each statistic in its own direction")
+        report.expect(metric.headline is None or isinstance(metric.headline, str), "headline",
+                      f"headline is {metric.headline!r}; expected a statistic name or None",
+                      "rank, the report and the end-of-run table show it by default")
     ran = 0
     for item in scenarios:
         sc = scenario(item, n_classes)
