@@ -39,6 +39,7 @@ def test_faithfulness_in_a_grid_at_input_and_deep_ranks_the_methods(tmp_path):
         assert means == sorted(means)
 
 
+@pytest.mark.slow  # a grid tracked in MLflow: ~8 s alone on 2 cores
 def test_each_cells_mlflow_run_carries_its_deletion_insertion_curves(tmp_path):
     """The units metadata names each cell's metric stages; the metrics plugin draws the cell's
     curves from them and the MLflow unit run holds the figure (other metrics draw none)."""
