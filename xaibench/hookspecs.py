@@ -94,8 +94,9 @@ def unit_artifacts(unit: dict, cache: Cache, workdir: Path) -> dict[str, Path] |
 
     Called in the driver when a unit (a model or an attribution cell) has all its
     results.  ``unit`` is the entry of the results table's ``xaibench.units``
-    metadata (``run_key``, ``kind``, ``coords`` and the cache keys in ``stages``)
-    plus ``status``; ``cache`` reads those entries; write files under ``workdir``
+    metadata (``run_key``, ``kind``, ``coords``, the cache keys in ``stages`` and, in
+    ``metrics``, each metric alias's ``component``, ``scope`` and ``stage`` key, whose
+    entry's meta holds its ``values``) plus ``status``; ``cache`` reads those entries; write files under ``workdir``
     and return ``{relative artifact path: file}``.  Use the same relative paths for
     every unit so that the tracker's compare view shows them side by side.  A
     failure here is logged as a warning and never fails the run.

@@ -47,6 +47,11 @@ class MetricLink:
     scope: str
     stage: Stage
 
+    @property
+    def component(self) -> str:
+        """The metric component's registered name (``deletion-insertion``...)."""
+        return self.stage.spec["metric"]["name"]
+
 
 @dataclass
 class Unit:

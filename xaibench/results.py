@@ -167,10 +167,13 @@ def plan_rows(plan: Plan, outcomes: Outcomes, cache: Cache) -> list[dict[str, An
 
 def unit_entry(u: Unit) -> dict[str, Any]:
     """Where a unit's inputs live in the cache (the ``xaibench.units`` metadata), so reports can
-    load its maps, data and weights."""
+    load its maps, data and weights; ``metrics`` maps each metric alias to its ``component``,
+    ``scope`` and ``stage`` key (the entry whose meta holds the values)."""
     entry: dict[str, Any] = {"run_key": u.key, "kind": u.kind, "coords": u.coords.given(),
                              "components": {kind: ref.name for kind, ref in u.refs.items()},
-                             "stages": {"data": u.data.key, "train": u.train.key}}
+                             "stages": {"data": u.data.key, "train": u.train.key},
+                             "metrics": {m.alias: {"component": m.component, "scope": m.scope, "stage": m.stage.key}
+                                         for m in u.metrics}}
     if u.attribute is not None:
         entry["stages"].update({"attribute": u.attribute.key, "attributions": u.core.key})
     return entry

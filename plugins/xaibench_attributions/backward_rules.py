@@ -118,6 +118,32 @@ def lrp_supported(leaves: Sequence[nn.Module]) -> bool:
     return all(isinstance(m, EPSILON_RULE + LRP_PASS) for m in leaves)
 
 
+def branch_sums(head: Head, probe: torch.Tensor, probe_aux: torch.Tensor | None) -> int:
+    """How many additions (or subtractions) in ``head``'s forward on ``probe`` combine two tensors
+    that both depend on ``probe``: residual sums written in ``forward`` (a bias or a constant added
+    is not one).  Read from the autograd graph, so a sum written as ``a + b``, ``torch.add`` or
+    ``+=`` is found wherever it is."""
+    f = probe.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = head(f, probe_aux)
+    if out.grad_fn is None:
+        return 0
+    reaches: dict[object, bool] = {}
+    stack: list[tuple[object, bool]] = [(out.grad_fn, False)]
+    while stack:  # iterative post-order: deep nets exceed Python's recursion limit
+        node, expanded = stack.pop()
+        if node in reaches:
+            continue
+        children = [c for c, _ in node.next_functions if c is not None]
+        if expanded:
+            reaches[node] = getattr(node, "variable", None) is f or any(reaches[c] for c in children)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if c not in reaches)
+    return sum(1 for node in reaches if type(node).__name__.startswith(("AddBackward", "SubBackward"))
+               and sum(reaches[c] for c, _ in node.next_functions if c is not None) >= 2)
+
+
 def lrp_gradients(head: Head, leaves: Sequence[nn.Module], feats: torch.Tensor, aux: torch.Tensor | None,
                   n_classes: int, per_class: Callable[[torch.Tensor, int], torch.Tensor],
                   epsilon: float) -> torch.Tensor:

@@ -108,6 +108,13 @@ def lrp(p: Prepared, keep_channels: bool, epsilon: float) -> np.ndarray:
     """LRP with the epsilon rule on every linear-type module, ReLU passing relevance through."""
     leaves = _leaves(p)
     if not rules.lrp_supported(leaves):
+        probe_aux = take(p.aux, slice(0, 1))
+        sums = rules.branch_sums(p.head, p.feats[:1], probe_aux)
+        if sums:  # Captum's rules ignore functional sums: its relevance about doubles at each one
+            others = sorted({type(m).__name__ for m in leaves if not isinstance(m, rules.EPSILON_RULE + rules.LRP_PASS)})
+            raise ValueError(f"LRP refused: the head runs {', '.join(others)} (no LRP rule here) and adds branches at "
+                             f"{sums} residual sum(s); Captum's LRP, the fallback for such modules, does not split "
+                             "relevance at sums, so its maps would be wrong")
         from . import captum_fallback
 
         return captum_fallback.lrp(p, keep_channels, epsilon)

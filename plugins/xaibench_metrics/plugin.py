@@ -5,6 +5,9 @@ Only light modules are imported here; torch, sklearn and Quantus load when a met
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from xaibench import hookimpl
 
 from .entropy import XaiEntropy
@@ -30,3 +33,12 @@ def register_report_sections(register):
 
     for s in SECTIONS:
         register(s)
+
+
+@hookimpl
+def unit_artifacts(unit: dict[str, Any], cache: Any, workdir: Path) -> dict[str, Path] | None:
+    """``figures/faithfulness_<alias>.png``: the deletion / insertion curves of each cell's
+    ``deletion-insertion`` metrics (see :mod:`.faithfulness.figure`)."""
+    from .faithfulness.figure import unit_curve_figures
+
+    return unit_curve_figures(unit, cache, workdir)

@@ -166,3 +166,38 @@ def test_lrp_equals_zennit_on_a_residual_net():
                 torch.full((len(y),), k), y.shape[1]).to(y) * y)
         expected.append(relevance.detach().numpy())
     np.testing.assert_allclose(ours, np.stack(expected, axis=1), rtol=0, atol=1e-5)
+
+
+class TanhResidualNet(ResidualNet):
+    """:class:`ResidualNet` with a Tanh after the head's residual sum: a module without an LRP rule
+    here, whose fallback (Captum) would mishandle the sums."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relu3 = nn.Tanh()
+
+
+@pytest.mark.parametrize("layer", ["input", "deep"])
+def test_lrp_refuses_a_residual_head_with_modules_outside_its_rules(layer):
+    from xaibench_attributions import backward_rules as rules
+
+    model = TanhResidualNet()
+    _, head = model.split(layer)
+    probe = torch.randn(1, 3, 8, 8) if layer == "input" else model.split(layer)[0](torch.randn(1, 3, 8, 8), None)
+    assert rules.branch_sums(head, probe, None) == (2 if layer == "input" else 1)
+    with pytest.raises(ValueError, match=r"LRP refused: the head runs Tanh .* at \d residual sum") as err:
+        LRP().attribute(make_request(model, make_bundle(n=2), layer))
+    assert "\n" not in str(err.value)
+
+
+def test_lrp_without_residual_sums_still_falls_back_to_captum():
+    from xaibench_attributions import backward_rules as rules
+
+    from .toy_models import ToyConvNet
+
+    model = ToyConvNet(head_activation=nn.Tanh)
+    _, head = model.split("deep")
+    feats = model.split("deep")[0](torch.randn(2, 3, 8, 8), None)
+    assert rules.branch_sums(head, feats[:1], None) == 0
+    maps = LRP().attribute(make_request(model, make_bundle(n=2), "deep"))
+    assert np.isfinite(maps).all() and np.abs(maps).max() > 0

@@ -116,6 +116,36 @@ def test_batched_equals_one_sample_at_a_time_and_all_classes_equals_each_class()
     assert _stats(together)["deletion", ""] == pytest.approx(np.mean(per_class), rel=1e-6)
 
 
+
+def test_channels_last_rows_equal_the_default_layout():
+    from xaibench_metrics.faithfulness.engine import channels_last_ok, prepare
+    from xaibench_metrics.faithfulness.orders import cumulative
+
+    data, info = toy_data(n=3, size=8)
+    net = ToyNet()
+    maps = np.random.default_rng(3).normal(size=(3, 3, 8, 8)).astype(np.float32)
+    s = prepare(make_ctx(data, info, model=net, layer="input", attributions=maps), "all", None, "mean", "logit")
+    assert s.channels_last  # a convolutional head takes channels-last rows
+    masks = np.random.default_rng(4).random((9, 5, 64)) > 0.5
+    samples = np.repeat(np.arange(3), 3)
+    fast = s.baseline_fill(samples, masks)
+    assert fast.reshape(-1, *fast.shape[2:]).is_contiguous(memory_format=torch.channels_last)
+    s.channels_last = False
+    plain = s.baseline_fill(samples, masks)
+    assert torch.equal(fast, plain)  # the arithmetic fill is exactly the selection
+    order = ranks(s.maps.reshape(9, 8, 8)).reshape(3, 3, -1)
+    steps = np.array([0, 16, 32, 64])
+    expected = s.run(lambda i, k: cumulative(order[i, k], steps))
+    s.channels_last = True
+    np.testing.assert_allclose(s.run(lambda i, k: cumulative(order[i, k], steps)), expected, rtol=1e-5, atol=1e-6)
+
+    class Viewing(nn.Module):  # .view of a channels-last input fails: such a head keeps the default layout
+        def forward(self, f, aux):
+            return f.view(len(f), -1)[:, :3]
+
+    assert not channels_last_ok(Viewing(), s.feats, None)
+
+
 @pytest.mark.parametrize("cls", FAITHFULNESS, ids=[c.name for c in FAITHFULNESS])
 def test_every_metric_runs_at_input_and_at_a_layer(cls: type[Metric]):
     data, info = toy_data(n=3, size=8)

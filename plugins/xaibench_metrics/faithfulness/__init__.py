@@ -3,7 +3,8 @@
 One module per family of metric (:mod:`.curves`: deletion / insertion, pixel-flipping, region
 perturbation; :mod:`.irof`; :mod:`.road`; :mod:`.correlation`: faithfulness correlation and
 estimate) over a shared engine (:mod:`.engine`, torch: features, head and batched scoring;
-:mod:`.orders`, numpy: removal orders and steps).  Every metric works at the input (the input is
+:mod:`.orders`, numpy: removal orders and steps); :mod:`.figure` draws the deletion / insertion
+curves (the report's and each tracked cell's).  Every metric works at the input (the input is
 perturbed, the whole model runs) and at any layer the model splits at (the layer's features are
 perturbed, only the head runs), for every sample and, with ``target: all``, every class, batched.
 All channels of a position (all bands of a pixel) are removed together.  Light at import: torch

@@ -39,7 +39,8 @@ class Setup:
     ``maps`` ``(n, T, H, W)`` float64, the channel-summed attribution of class ``classes[i, t]``;
     ``base`` ``(n, D, H, W)``, the baseline's features; ``output``: ``"logit"``, ``"softmax"``,
     ``"sigmoid"`` (the class's value), or ``"hit"``
-    (1 when the class is the top logit, else 0); ``budget_bytes``: the perturbed features held at once.
+    (1 when the class is the top logit, else 0); ``budget_bytes``: the perturbed features held at once;
+    ``channels_last``: score 4-d features in channels-last layout (:func:`channels_last_ok`).
     """
 
     feats: torch.Tensor
@@ -50,15 +51,21 @@ class Setup:
     base: torch.Tensor
     output: str
     budget_bytes: int
+    channels_last: bool = False
 
     @property
     def positions(self) -> int:
         return int(self.feats.shape[-2] * self.feats.shape[-1])
 
+    def rows_per_forward(self) -> int:
+        """Perturbed rows scored by one head forward (activations are larger than the features)."""
+        return max(1, self.budget_bytes // (16 * int(np.prod(self.feats.shape[1:])) * 4))
+
     def scores(self, feats: torch.Tensor, samples: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """Scored output ``(B,)`` float64 of ``classes[b]`` for the features ``feats[b]`` of sample ``samples[b]``."""
-        row_bytes = int(np.prod(feats.shape[1:])) * 4
-        per_forward = max(1, self.budget_bytes // (16 * row_bytes))  # activations are larger than the features
+        per_forward = self.rows_per_forward()
+        if self.channels_last and feats.dim() == 4:  # a no-op for baseline_fill's rows, already in that layout
+            feats = feats.contiguous(memory_format=torch.channels_last)
         out = []
         with torch.no_grad():
             for s in range(0, len(feats), per_forward):
@@ -84,26 +91,38 @@ class Setup:
         return self.scores(feats, samples, self.classes.reshape(-1)).reshape(n, t)
 
     def baseline_fill(self, samples: np.ndarray, masks: np.ndarray) -> torch.Tensor:
-        """The features with masked positions replaced by the baseline's: ``(p, S, D, H, W)``."""
+        """The features with masked positions replaced by the baseline's: ``(p, S, D, H, W)``
+        (with ``channels_last``, a view of a ``(p, S, H, W, D)`` tensor: its rows are channels-last)."""
         idx = torch.as_tensor(samples, device=self.feats.device)
         f, b = self.feats[idx], self.base[idx]
-        m = torch.as_tensor(masks, device=f.device).reshape(*masks.shape[:2], 1, *f.shape[-2:])
-        return torch.where(m, b[:, None], f[:, None])
+        m = torch.as_tensor(masks, device=f.device)
+        if not self.channels_last:
+            return torch.where(m.reshape(*masks.shape[:2], 1, *f.shape[-2:]), b[:, None], f[:, None])
+        f, b = f.permute(0, 2, 3, 1).contiguous(), b.permute(0, 2, 3, 1).contiguous()  # (p, H, W, D)
+        m = m.reshape(*masks.shape[:2], *f.shape[1:3], 1)
+        if bool(torch.isfinite(f).all() and torch.isfinite(b).all()):
+            # f * (1 - m) + b * m is exactly where(m, b, f) for finite values, and 3x faster than
+            # where's broadcast of the mask over the innermost (channel) dimension
+            mf = m.to(f.dtype)
+            out = torch.addcmul(f[:, None] * (1 - mf), b[:, None], mf)
+        else:
+            out = torch.where(m, b[:, None], f[:, None])
+        return out.permute(0, 1, 4, 2, 3)
 
     def run(self, masks: Callable[[np.ndarray, np.ndarray], np.ndarray], fill: Fill | None = None) -> np.ndarray:
         """Scores ``(n, T, S)`` of each map's class when ``masks(samples, maps) -> (p, S, P)`` bool
         (``True``: perturbed) is applied to the features of ``samples`` for their maps ``maps``.
 
-        The (sample, map) pairs go in chunks whose ``p * S`` perturbed copies fit the budget; all of
-        a chunk's rows are scored together.
+        The (sample, map) pairs go in chunks whose ``p * S`` perturbed copies make one head forward
+        (about one, for ``S`` above it): built per forward, the copies stay small and in cache
+        (one budget-sized tensor of every copy spent a quarter of the time at the input filling it).
         """
         fill = fill or self.baseline_fill
         n, t = self.classes.shape
         samples, maps = np.repeat(np.arange(n), t), np.tile(np.arange(t), n)
         first = masks(samples[:1], maps[:1])
         steps = first.shape[1]
-        row_bytes = int(np.prod(self.feats.shape[1:])) * 4
-        per_chunk = max(1, self.budget_bytes // (2 * row_bytes * steps))
+        per_chunk = max(1, self.rows_per_forward() // steps)
         out = np.empty((n * t, steps))
         for s in range(0, n * t, per_chunk):
             sl = slice(s, s + per_chunk)
@@ -176,4 +195,23 @@ def prepare(ctx: MetricContext, target: Any, max_instances: int | None, baseline
     maps = np.take_along_axis(attributions, classes[:, :, None, None], axis=1)
     return Setup(feats=feats, aux=aux, head=head, maps=maps, classes=classes.astype(np.int64),
                  base=baseline_features(feats, baseline, blur_sigma),
-                 output=scored_output(output, ctx.data_info.task), budget_bytes=ctx.memory_budget_mb * 2**20 // 4)
+                 output=scored_output(output, ctx.data_info.task), budget_bytes=ctx.memory_budget_mb * 2**20 // 4,
+                 channels_last=channels_last_ok(head, feats, aux))
+
+
+def channels_last_ok(head: Any, feats: torch.Tensor, aux: torch.Tensor | None) -> bool:
+    """Whether ``head`` gives the same logits (to 1e-5 relative) on ``(n, D, H, W)`` features in
+    channels-last layout, checked on two samples.  That layout made ResNet-18's CPU forward at the
+    input 1.45x faster (oneDNN's convolutions and pooling prefer it); a head that cannot take it
+    (a ``.view`` of its input) or gives other numbers keeps the default layout, and so do grids
+    under 8 x 8 positions (ResNet-18's 4 x 4 ``deep``: the layout's conversions cost more there)."""
+    if feats.dim() != 4 or min(feats.shape[-2:]) < 8:
+        return False
+    probe, probe_aux = feats[:2], None if aux is None else aux[:2]
+    try:
+        with torch.no_grad():
+            ref = head(probe, probe_aux).float()
+            got = head(probe.contiguous(memory_format=torch.channels_last), probe_aux).float()
+    except RuntimeError:
+        return False
+    return bool(torch.allclose(got, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()) + 1e-12))

@@ -11,8 +11,8 @@ from xaibench_report.html import Cell
 from xaibench_report.sections import ReportContext, section
 
 from ..faithfulness import FAITHFULNESS
+from ..faithfulness.figure import CURVES, curves_figure
 
-CURVES = ("deletion_curve", "insertion_curve")
 COMPONENTS = {cls.name: cls for cls in FAITHFULNESS}
 
 
@@ -29,23 +29,6 @@ def mean_curves(rows: list[dict[str, Any]], statistic: str) -> dict[tuple[str, s
         means = [stat(by_x[x]) for x in xs]
         out[key] = ([x for x, m in zip(xs, means) if m], [m.mean for m in means if m])
     return out
-
-
-def _figure(curves: dict[str, dict[tuple[str, str], tuple[list[float], list[float]]]], title: str):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
-    axes = fig.subplots(1, len(CURVES), squeeze=False)[0]
-    for ax, statistic in zip(axes, CURVES):
-        for (method, pp), (xs, ys) in curves[statistic].items():
-            ax.plot(xs, ys, label=method if pp in ("", "none") else f"{method} · {pp}", linewidth=1.2)
-        ax.set_title(statistic.replace("_curve", ""), fontsize=9)
-        ax.set_xlabel("share of positions removed" if statistic == "deletion_curve" else "share of positions inserted",
-                      fontsize=8)
-        ax.set_ylabel("score of the explained class", fontsize=8)
-    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title, fontsize=10)
-    return fig
 
 
 @section("faithfulness", "Faithfulness", metrics=tuple(COMPONENTS), order=30)
@@ -68,7 +51,7 @@ def faithfulness(ctx: ReportContext) -> str | None:
         for alias in [a for a in aliases if aliases[a].name == "deletion-insertion"]:
             curves = {s: mean_curves([r for r in sel if r["metric"] == alias], s) for s in CURVES}
             if any(curves.values()):
-                parts.append(ctx.figure(_figure(curves, f"{title}, {alias}"), f"faithfulness-{alias}-{dataset}-"
+                parts.append(ctx.figure(curves_figure(curves, f"{title}, {alias}"), f"faithfulness-{alias}-{dataset}-"
                                         f"{model}-{layer}", alt=f"deletion and insertion curves of {model} at {layer}",
                                         caption=f"{title}; metric {alias}."))
         heads = [(alias, cls.headline or "value", cls().direction(cls.headline or "value"))
