@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from .catalog import Catalog, describe_validation_error, unknown_message
 from .errors import ConfigError
+from .limits import Limits, parse_limits
 
 GRID_SECTIONS = {
     "datasets": "dataset",
@@ -40,7 +41,7 @@ GRID_SECTIONS = {
     "metrics": "metric",
 }
 SINGLETONS = {"tracking": ("tracker", "mlflow"), "executor": ("executor", "local")}
-SCALARS = {"experiment", "seeds", "layers", "exclude", "only", "cache", "results", "memory_budget_mb", "description"}
+SCALARS = {"experiment", "seeds", "layers", "exclude", "only", "cache", "results", "memory_budget_mb", "description", "limits"}
 TOP_LEVEL = set(GRID_SECTIONS) | set(SINGLETONS) | SCALARS
 FILTER_KEYS = ("dataset", "model", "seed", "layer", "attribution", "postprocessor", "metric")
 
@@ -82,6 +83,7 @@ class RegistryConfig:
     cache: str = ".xaibench/cache"
     results: str = "results"
     memory_budget_mb: int = 2048
+    limits: Limits = field(default_factory=Limits)
 
     def of(self, kind: str) -> dict[str, ComponentRef]:
         return self.components[kind]
@@ -223,6 +225,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
     if not isinstance(memory, int) or isinstance(memory, bool) or memory <= 0:
         problems.add(("memory_budget_mb",), f"must be a positive integer (got {memory!r})")
         memory = 2048
+    limits = parse_limits(data.get("limits"), problems.add)
     for key in ("cache", "results"):
         if key in data and not isinstance(data[key], str):
             problems.add((key,), "must be a path string")
@@ -241,6 +244,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         cache=_absolute(data.get("cache", ".xaibench/cache")),
         results=data.get("results", "results"),
         memory_budget_mb=memory,
+        limits=limits,
     )
 
 

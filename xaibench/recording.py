@@ -7,13 +7,13 @@ The :class:`Recorder` owns a private temporary directory for the files a record 
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .components import RunRecord, Tracker
+from .contracts import stored_value
 from .results import unit_entry, unit_values
 
 if TYPE_CHECKING:
@@ -103,8 +103,11 @@ class Recorder:
                 if self.outcomes[link.stage.key].ok:
                     for v in unit_values(link.stage, unit, self.cache):
                         name = f"{link.alias}.{v['statistic']}" + (f".{v['sub_key']}" if v["sub_key"] else "")
-                        if v["value"] is not None and math.isfinite(v["value"]):
-                            metrics[name] = v["value"]
+                        value, error = stored_value(v, link.alias)
+                        if error is None:
+                            metrics[name] = value  # type: ignore[assignment]
+                        else:
+                            tags[f"failed.{name}"] = error[:250]
         for alias, why in self.plan.skipped_metrics(unit).items():
             tags[f"skipped.{alias}"] = why
         record = RunRecord(unit.key, unit.name, unit.content, params, tags, metrics,

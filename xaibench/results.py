@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .contracts import stored_value
 from .coords import FIELDS, TABLE_GROUP
 
 if TYPE_CHECKING:
@@ -159,9 +160,11 @@ def plan_rows(plan: Plan, outcomes: Outcomes, cache: Cache) -> list[dict[str, An
                 rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, status="failed",
                                 message=outcomes.message(o)))
                 continue
-            rows += [row(unit.coords, run_key=unit.key, metric=link.alias, statistic=v["statistic"],
-                         sub_key=v["sub_key"], value=v["value"], status="ok")
-                     for v in unit_values(link.stage, unit, cache)]
+            for v in unit_values(link.stage, unit, cache):
+                value, error = stored_value(v, link.alias)  # a value that is not a finite number is a failed row
+                rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, statistic=str(v.get("statistic", "")),
+                                sub_key=str(v.get("sub_key", "")), value=value, status="failed" if error else "ok",
+                                **({"message": error} if error else {})))
     return rows
 
 
@@ -180,6 +183,6 @@ def unit_values(stage: Stage, unit: Unit, cache: Cache) -> list[dict]:
     """The values of metric ``stage`` that belong to ``unit`` (a group metric's values each name
     their member)."""
     c = unit.coords
-    return [v for v in cache.meta(stage.key).get("values", [])
-            if v.get("attribution") in (None, c.attribution) and v.get("postprocessor") in (None, c.postprocessor)
+    return [v for v in cache.meta(stage.key).get("values", []) if isinstance(v, dict)
+            and v.get("attribution") in (None, c.attribution) and v.get("postprocessor") in (None, c.postprocessor)
             and v.get("model") in (None, c.model)]

@@ -97,7 +97,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
 
 def _execute(config: RegistryConfig, session: PluginSession, missing: list[Stage], outcomes: Outcomes,
              recorder: Recorder, summary: RunSummary, console: Console, quiet: bool) -> None:
-    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb)
+    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb, limits=config.limits)
     executor = session.catalog.create("executor", config.executor.name, config.executor.params)
     with GridProgress(console, total=len(missing), quiet=quiet) as progress:
         def notify(stage: Stage, outcome: StageOutcome) -> None:

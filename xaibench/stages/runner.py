@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..arrays import CorruptRows
 from ..bundle import Bundle
 from ..cache import Cache, CorruptEntry
+from ..limits import Limits
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
@@ -52,6 +53,7 @@ class RunnerSpec:
     cache_root: str
     memory_budget_mb: int = 2048
     memo_mb: int = 3072
+    limits: Limits = Limits()
 
 
 class StageRunner:
@@ -61,22 +63,25 @@ class StageRunner:
     """
 
     def __init__(self, session: PluginSession, cache_root: str, memory_budget_mb: int = 2048,
-                 memo_mb: int = 3072) -> None:
+                 memo_mb: int = 3072, limits: Limits | None = None) -> None:
         self.session = session
+        self.limits = limits or Limits()
         self.cache_root = str(cache_root)
         self.memory_budget_mb = memory_budget_mb
         self.memo_mb = memo_mb
         self.cache = Cache(self.cache_root)
         self.inputs = StageInputs(session, self.cache, self.compute, memory_budget_mb, memo_mb)
+        self.inputs.limits = self.limits
 
     def spec(self) -> RunnerSpec:
-        return RunnerSpec(self.session.description(), self.cache_root, self.memory_budget_mb, self.memo_mb)
+        return RunnerSpec(self.session.description(), self.cache_root, self.memory_budget_mb, self.memo_mb, self.limits)
 
     @classmethod
     def from_spec(cls, spec: RunnerSpec) -> StageRunner:
         from ..plugins import PluginSession
 
-        return cls(PluginSession.rebuild(spec.session), spec.cache_root, spec.memory_budget_mb, spec.memo_mb)
+        return cls(PluginSession.rebuild(spec.session), spec.cache_root, spec.memory_budget_mb, spec.memo_mb,
+                   spec.limits)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (StageRunner.from_spec, (self.spec(),))
