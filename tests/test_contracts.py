@@ -9,8 +9,8 @@ import pytest
 from conftest import write
 from hostile.components import CLASSES
 
-from xaibench.contracts import AttributionContract, ContractViolation, metric_values, stored_value
 from xaibench.components import MetricValue
+from xaibench.contracts import AttributionContract, ContractViolation, metric_values, stored_value
 from xaibench.ranking import rank_methods
 from xaibench.testing.session import registered
 
