@@ -68,8 +68,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     summary = RunSummary(plan, stages=len(stages))
 
     # resume: stages already in the cache, combinations the tracker already holds with this content
-    outcomes = Outcomes(stages)
-    outcomes.update({s.key: StageOutcome(s.key, "cached") for s in stages if cache.has(s.key)})
+    outcomes = _resume(stages, cache)
     missing = [s for s in stages if s.key not in outcomes]
     summary.cached = len(outcomes)
     tracker: Tracker = catalog.create("tracker", config.tracking.name, config.tracking.params)  # type: ignore[assignment]
@@ -93,6 +92,30 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
                 f"results/{summary.summary_path.name}": summary.summary_path,  # type: ignore[union-attr]
             })
     return summary
+
+
+TABLE_KINDS = ("train", "metric")
+"""Stages whose metadata the results table is built from: verified whole before a run trusts them."""
+
+
+def _resume(stages: list[Stage], cache: Cache) -> Outcomes:
+    """The stages already in the cache; an entry of :data:`TABLE_KINDS` that fails verification is
+    reported once and recomputed (or, when only its sidecar is wrong, the sidecar is rebuilt from
+    the verified entry).  Temporary files of killed writers are collected."""
+    cache.collect_temp()
+    outcomes = Outcomes(stages)
+    for s in stages:
+        if not cache.has(s.key):
+            continue
+        problem = cache.verify(s.key) if s.kind in TABLE_KINDS else None
+        if problem and cache.reseal(s.key):
+            log.warning("cache entry of %s (%s): %s; rebuilt it from the verified entry", s.label or s.kind, s.key, problem)
+        elif problem:
+            log.warning("cache entry of %s (%s): %s; recomputing it", s.label or s.kind, s.key, problem)
+            cache.discard(s.key)
+            continue
+        outcomes[s.key] = StageOutcome(s.key, "cached")
+    return outcomes
 
 
 def _execute(config: RegistryConfig, session: PluginSession, missing: list[Stage], outcomes: Outcomes,
