@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from .catalog import Catalog, describe_validation_error, unknown_message
 from .errors import ConfigError
 from .limits import Limits, parse_limits
+from .yamlsafe import YamlProblem, read_yaml
 
 GRID_SECTIONS = {
     "datasets": "dataset",
@@ -135,15 +136,13 @@ def load_registry(path: str | Path, catalog: Catalog, only: list[str] | None = N
         raise ConfigError([f"{name}: file not found"])
     if path.is_dir():
         raise ConfigError([f"{name}: is a directory, expected a registry YAML file"])
-    text = path.read_text()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
+        node, data = read_yaml(path)
+    except YamlProblem as exc:
+        where = f"{name}:{exc.line}:{exc.column}" if exc.column else f"{name}:{exc.line}" if exc.line else name
+        raise ConfigError([f"{where}: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
     lines: dict[tuple, int] = {}
     dup: list[tuple[tuple, str]] = []
     if node is not None:
