@@ -93,11 +93,16 @@ def _unavailable(cls) -> str | None:
 def validate(registry: Path) -> None:
     """Check REGISTRY without running anything; report every problem at once."""
     from .config import load_registry
+    from .errors import ConfigError
+    from .plan_checks import check_plan
     from .planning import build_plan
 
     session = _session()
     config = load_registry(registry, session.catalog)
     plan = build_plan(config, session.catalog)
+    problems = check_plan(config, plan)
+    if problems:
+        raise ConfigError(problems)
     out.print(f"[green]{registry}: ok[/green] — {len(plan.units)} combinations, {len(plan.stages())} stages, "
               f"{len(plan.skipped)} skipped as incompatible")
 

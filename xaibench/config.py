@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from .catalog import Catalog, describe_validation_error, unknown_message
 from .errors import ConfigError
 from .limits import Limits, parse_limits
+from .registry_rules import check_registry
 from .yamlsafe import YamlProblem, read_yaml
 
 GRID_SECTIONS = {
@@ -85,6 +86,8 @@ class RegistryConfig:
     results: str = "results"
     memory_budget_mb: int = 2048
     limits: Limits = field(default_factory=Limits)
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    """Line of each dotted key in the file, for messages."""
 
     def of(self, kind: str) -> dict[str, ComponentRef]:
         return self.components[kind]
@@ -190,7 +193,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         if not data.get(section):
             problems.add((section,), f"the grid is empty: no {section} declared")
     if data.get("attributions") and not data.get("metrics"):
-        problems.add(("metrics",), "no metrics declared: attributions would be computed but never evaluated")
+        problems.add(("attributions",), "no metrics declared: attributions would be computed but never evaluated")
 
     singles = {}
     for section, (kind, default) in SINGLETONS.items():
@@ -225,6 +228,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         problems.add(("memory_budget_mb",), f"must be a positive integer (got {memory!r})")
         memory = 2048
     limits = parse_limits(data.get("limits"), problems.add)
+    check_registry(data, experiment, seeds, problems.add, GRID_SECTIONS)
     for key in ("cache", "results"):
         if key in data and not isinstance(data[key], str):
             problems.add((key,), "must be a path string")
@@ -244,6 +248,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         results=data.get("results", "results"),
         memory_budget_mb=memory,
         limits=limits,
+        lines=problems.lines,
     )
 
 

@@ -15,6 +15,8 @@ from . import __version__
 from .cache import Cache
 from .components import Tracker
 from .config import RegistryConfig
+from .errors import ConfigError
+from .plan_checks import check_plan
 from .planning import Plan, build_plan
 from .plugins import PluginSession
 from .progress import GridProgress
@@ -63,6 +65,9 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     """Run every combination of ``config`` with the components of ``session``."""
     catalog = session.catalog
     plan = build_plan(config, catalog)
+    problems = check_plan(config, plan)
+    if problems:
+        raise ConfigError(problems)
     stages = plan.stages()
     cache = Cache(config.cache)
     summary = RunSummary(plan, stages=len(stages))

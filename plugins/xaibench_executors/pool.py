@@ -8,6 +8,8 @@ import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from pydantic import Field
+
 from xaibench.components import Executor, Params
 from xaibench.errors import PluginError
 from xaibench.scheduling import DependencyTracker
@@ -45,9 +47,9 @@ class PoolExecutor(Executor):
     name = "process-pool"
 
     class Params(Params):
-        workers: int = 2
+        workers: int = Field(2, ge=1, le=1024)
         """Number of worker processes."""
-        threads_per_worker: int = 1
+        threads_per_worker: int = Field(1, ge=1, le=1024)
         """Torch/OpenMP threads per worker (workers x threads should not exceed the cores)."""
 
     def execute(self, stages: Sequence[Stage], runner: Callable[[Stage], StageOutcome],
