@@ -64,3 +64,13 @@ class HostileMetric(Metric):
 
 
 CLASSES = [HostileMethod, HostileMetric]
+
+
+class HostileTimed(HostileMethod):
+    """A method with its own time limit of one second (``stage_seconds``)."""
+
+    name = "hostile-timed"
+    stage_seconds = 1.0
+
+
+CLASSES.append(HostileTimed)

@@ -8,6 +8,7 @@ in-process reach pool and Ray workers as long as they can be pickled).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..arrays import CorruptRows
 from ..bundle import Bundle
 from ..cache import Cache, CorruptEntry
-from ..limits import Limits
+from ..isolation import Guard, StageTimeout, component_of, guarded
+from ..limits import Limits, stage_seconds
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
@@ -90,24 +92,37 @@ class StageRunner:
         start = time.perf_counter()
         if self.cache.has(stage.key):
             return StageOutcome(stage.key, "cached")
+        guard = Guard()
         try:
-            try:
-                self.compute(stage)
-            except (CorruptEntry, CorruptRows) as exc:
-                if not exc.key or exc.key == stage.key:
-                    raise
-                # an input's row file was found torn while reading it: recompute that input, then this stage
-                log.warning("%s; recomputing it", exc)
-                self.inputs.forget(exc.key)
-                self.cache.discard(exc.key)
-                self.compute(stage)
-        except Exception as exc:
-            return StageOutcome(
-                stage.key, "failed", time.perf_counter() - start,
-                error=f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__,
-                traceback=traceback.format_exc(),
-            )
+            with guarded(self.time_limit(stage)) as guard:
+                try:
+                    self.compute(stage)
+                except (CorruptEntry, CorruptRows) as exc:
+                    if not exc.key or exc.key == stage.key:
+                        raise
+                    # an input's row file was found torn while reading it: recompute that input, then this stage
+                    log.warning("%s; recomputing it", exc)
+                    self.inputs.forget(exc.key)
+                    self.cache.discard(exc.key)
+                    self.compute(stage)
+        except KeyboardInterrupt as exc:
+            if guard.user_interrupt:
+                raise
+            return failed(stage.key, start, exc, "raised by the stage's code, not by a user's Ctrl-C")
+        except SystemExit as exc:
+            return failed(stage.key, start, exc, f"the stage's code called sys.exit({exc.code!r})")
+        except (Exception, StageTimeout) as exc:
+            return failed(stage.key, start, exc)
         return StageOutcome(stage.key, "computed", time.perf_counter() - start)
+
+    def time_limit(self, stage: Stage) -> float | None:
+        """The stage's limit: its component's own ``stage_seconds``, else the registry's."""
+        ident = component_of(stage)
+        cls = None
+        if ident is not None:
+            with contextlib.suppress(KeyError):
+                cls = self.session.catalog.get(ident["kind"], ident["name"]).cls
+        return stage_seconds(self.limits, cls)
 
     def run_shard(self, shard: Shard) -> StageOutcome:
         """Compute one shard of a stage into its own entry (never raises)."""
@@ -146,6 +161,14 @@ class StageRunner:
         bundle = self.cache.put(stage.key, COMPUTE[stage.kind](stage, self.inputs))
         self.inputs.remember(stage, bundle)
         return bundle
+
+
+def failed(key: str, start: float, exc: BaseException, why: str = "") -> StageOutcome:
+    """The outcome of a stage that raised ``exc``: one line, ``Type: message``, and the traceback."""
+    text = why or str(exc)
+    return StageOutcome(key, "failed", time.perf_counter() - start,
+                        error=f"{type(exc).__name__}: {text}".splitlines()[0] if text else type(exc).__name__,
+                        traceback="".join(traceback.format_exception(exc)))
 
 
 SHARDABLE = ("attribute",)
