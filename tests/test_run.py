@@ -198,11 +198,13 @@ def test_only_and_exclude_filters(session, toy_registry):
     assert combos == {("deep", "g1", "none"), ("deep", "g1", "shift"), ("deep", "g2", "none")}
 
 
-def test_incompatible_layer_is_skipped_with_reason(session, workdir):
+def test_a_layer_no_model_has_is_refused_before_running(session, workdir):
+    from xaibench.errors import ConfigError
+
     write(workdir / "r.yaml", TOY_REGISTRY.replace("layers: [input, deep]", "layers: [deep, head]"))
-    s = grid(session, workdir / "r.yaml")
-    skipped = [r for r in s.table.to_pylist() if r["status"] == "skipped" and r["layer"] == "head"]
-    assert skipped and "has no layer 'head'" in skipped[0]["message"]
+    with pytest.raises(ConfigError, match="layers: no model has a layer 'head'"):
+        grid(session, workdir / "r.yaml")
+    assert not (workdir / "results").exists()
 
 
 def test_dry_run_prints_plan(cli, toy_registry):

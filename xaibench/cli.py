@@ -101,6 +101,11 @@ def validate(registry: Path) -> None:
     config = load_registry(registry, session.catalog)
     plan = build_plan(config, session.catalog)
     problems = check_plan(config, plan)
+    tracker = session.catalog.create("tracker", config.tracking.name, config.tracking.params)
+    unreachable = tracker.check()  # type: ignore[attr-defined]
+    if unreachable:
+        line = config.lines.get(("tracking",))
+        problems.append(f"{registry}:{line}: tracking: {unreachable}" if line else f"{registry}: tracking: {unreachable}")
     if problems:
         raise ConfigError(problems)
     out.print(f"[green]{registry}: ok[/green] — {len(plan.units)} combinations, {len(plan.stages())} stages, "

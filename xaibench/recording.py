@@ -40,6 +40,8 @@ class Recorder:
             for k in keys:
                 self.by_stage.setdefault(k, []).append(ukey)
         self.logged = 0
+        self.deferred = 0
+        """Units the tracker could not take (logged by the next run)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="xaibench-run-"))
 
     def __enter__(self) -> Recorder:
@@ -66,9 +68,14 @@ class Recorder:
             workdir = self.tmp / ukey
             record = self.record(unit, workdir)
             record.artifacts.update(self._plugin_artifacts(unit, record.status, workdir))
-            self.tracker.log(record)
+            try:
+                self.tracker.log(record)
+                self.logged += 1
+            except Exception as exc:  # the store stays unavailable: the next run logs this unit (it is not held)
+                self.deferred += 1
+                log.warning("could not log %s (%s); the next run logs it", unit.name,
+                            f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
             shutil.rmtree(workdir, ignore_errors=True)
-            self.logged += 1
 
     # -- one record ------------------------------------------------------------------
     def record(self, unit: Unit, workdir: Path) -> RunRecord:

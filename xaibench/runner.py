@@ -77,10 +77,16 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     missing = [s for s in stages if s.key not in outcomes]
     summary.cached = len(outcomes)
     tracker: Tracker = catalog.create("tracker", config.tracking.name, config.tracking.params)  # type: ignore[assignment]
-    tracker.open(config.experiment, {"xaibench.registry": str(config.path), "xaibench.version": code_version()})
-    held = tracker.finished()
-    to_log = [u for u in plan.units if held.get(u.key) != u.content]
-    summary.units_already_tracked = len(plan.units) - len(to_log)
+    held: dict[str, str] | None
+    try:
+        tracker.open(config.experiment, {"xaibench.registry": str(config.path), "xaibench.version": code_version()})
+        held = tracker.finished()
+    except Exception as exc:  # the grid and the table do not need the store: the next run logs what is missing
+        log.warning("tracking store unavailable (%s); nothing is logged by this run, the next run logs it",
+                    f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        tracker, held = Tracker(), None
+    to_log = [] if held is None else [u for u in plan.units if held.get(u.key) != u.content]
+    summary.units_already_tracked = len(plan.units) - len(to_log) if held is not None else 0
 
     status = "FAILED"
     with Recorder(plan, to_log, tracker, cache, session, outcomes, code_version()) as recorder:

@@ -46,6 +46,10 @@ class Tracker(Component):
     def open(self, experiment: str, tags: dict[str, str]) -> None:
         """Start the parent run of this invocation in ``experiment``."""
 
+    def check(self) -> str | None:
+        """Why the store cannot be used, in one line, within seconds (``validate`` asks), or ``None``."""
+        return None
+
     def finished(self) -> dict[str, str]:
         """``{record key: record content}`` of the combinations this tracker already holds as
         finished in the experiment (one bulk query)."""
