@@ -99,6 +99,13 @@ def test_broken_methods_fail_their_cells_and_are_never_ranked(session, workdir):
         assert all("ContractViolation" in r["message"] for r in mine)
     good = [r for r in rows if r["attribution"] == "good" and r["metric"] == "mean"]
     assert good and {r["status"] for r in good} == {"ok"}
+    # the pair metric runs over the members that succeeded; pairs with a failed member are failed rows
+    pair = {(r["layer"], r["sub_key"]): r for r in rows if r["attribution"] == "good" and r["metric"] == "pair"}
+    assert pair[("input", "g2")]["status"] == "ok" and pair[("deep", "g2")]["value"] > 0
+    for method in ("nan", "inf", "misshaped", "huge"):
+        assert pair[("input", method)]["status"] == "failed"
+        message = pair[("input", method)]["message"]
+        assert message.startswith(f"member {method} failed: ") and "ContractViolation" in message
     rankings, _ = rank_methods(s.table, ["mean"], directions={"mean": True})
     ranked = {m.method for r in rankings for m in r.methods}
     assert rankings and ranked == {"good", "g2"}

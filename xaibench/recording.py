@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .components import RunRecord, Tracker
 from .contracts import stored_value
-from .results import unit_entry, unit_values
+from .results import failed_members, unit_entry, unit_values
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -96,6 +96,8 @@ class Recorder:
         for link in unit.metrics:
             o = self.outcomes[link.stage.key]
             if o.ok:
+                for m in failed_members(link.stage, self.outcomes):
+                    tags[f"missing.{link.alias}.{m.alias}"] = self.outcomes.message(self.outcomes.get(m.attributions.key))
                 continue
             if link.scope in GROUP_SCOPES and not errors and o.status == "blocked":
                 # another member of the group failed: this combination is fine, the comparison is missing
@@ -108,7 +110,7 @@ class Recorder:
                 metrics.update({f"train.{k}": v for k, v in self.cache.meta(unit.core.key).get("metrics", {}).items()})
             for link in unit.metrics:
                 if self.outcomes[link.stage.key].ok:
-                    for v in unit_values(link.stage, unit, self.cache):
+                    for v in unit_values(link.stage, unit, self.cache, self.outcomes[link.stage.key].stored_as):
                         name = f"{link.alias}.{v['statistic']}" + (f".{v['sub_key']}" if v["sub_key"] else "")
                         value, error = stored_value(v, link.alias)
                         if error is None:

@@ -92,19 +92,20 @@ class StageRunner:
         start = time.perf_counter()
         if self.cache.has(stage.key):
             return StageOutcome(stage.key, "cached")
-        guard = Guard()
+        guard, target = Guard(), stage
         try:
             with guarded(self.time_limit(stage)) as guard:
+                target = self.succeeded_members(stage)
                 try:
-                    self.compute(stage)
+                    self.compute(target)
                 except (CorruptEntry, CorruptRows) as exc:
-                    if not exc.key or exc.key == stage.key:
+                    if not exc.key or exc.key == target.key:
                         raise
                     # an input's row file was found torn while reading it: recompute that input, then this stage
                     log.warning("%s; recomputing it", exc)
                     self.inputs.forget(exc.key)
                     self.cache.discard(exc.key)
-                    self.compute(stage)
+                    self.compute(target)
         except KeyboardInterrupt as exc:
             if guard.user_interrupt:
                 raise
@@ -113,7 +114,19 @@ class StageRunner:
             return failed(stage.key, start, exc, f"the stage's code called sys.exit({exc.code!r})")
         except (Exception, StageTimeout) as exc:
             return failed(stage.key, start, exc)
-        return StageOutcome(stage.key, "computed", time.perf_counter() - start)
+        return StageOutcome(stage.key, "computed", time.perf_counter() - start,
+                            stored_as=target.key if target is not stage else None)
+
+    def succeeded_members(self, stage: Stage) -> Stage:
+        """``stage``, or for a group metric some of whose members' maps are missing (their stages
+        failed: executors run a group metric once its other inputs are done) the same stage over
+        the members that succeeded, which has a key of its own."""
+        kept = tuple(m for m in stage.members if self.cache.has(m.attributions.key))
+        if len(kept) == len(stage.members):
+            return stage
+        if not kept:
+            raise RuntimeError("no member of the group succeeded")
+        return Stage(stage.kind, stage.spec, stage.inputs, kept, label=stage.label, resources=stage.resources)
 
     def time_limit(self, stage: Stage) -> float | None:
         """The stage's limit: its component's own ``stage_seconds``, else the registry's."""
