@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import write
 from hostile.components import CLASSES
 
@@ -76,6 +77,7 @@ def test_a_components_own_time_limit_holds_when_the_registry_lifts_its_own(sessi
     check(summary, {"timed": "time limit of 1 s"})
 
 
+@pytest.mark.slow
 def test_process_pool_fails_only_the_misbehaving_stages_a_crash_included(session, workdir):
     bad = {**EXPECTED, "segfault": "worker lost: the worker process was killed by SIGSEGV"}
     summary, took = grid(session, workdir, list(bad), executor="{component: process-pool, workers: 2}")

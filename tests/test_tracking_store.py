@@ -46,6 +46,7 @@ def units(db):
     return [r for r in runs if r.data.tags.get("xaibench.kind") == "unit"], client
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [2, 3])
 def test_concurrent_runs_on_a_fresh_store_leave_one_run_per_combination(plugin_path, workdir, n):
     db = workdir / "mlflow.db"
@@ -61,6 +62,7 @@ def test_concurrent_runs_on_a_fresh_store_leave_one_run_per_combination(plugin_p
     assert not list(workdir.glob("results/*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_store_locked_for_40_s_mid_run_loses_no_stage(plugin_path, workdir):
     db = workdir / "mlflow.db"
     write(workdir / "r.yaml", REGISTRY.format(sleep=0.5, db=db))
