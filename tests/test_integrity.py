@@ -146,3 +146,18 @@ def test_torn_temp_files_are_collected_and_live_ones_kept(session, baseline):
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     summary, _ = grid(session, path)
     assert not old.exists() and fresh.exists() and rows(summary.table) == expected
+
+
+def test_aliases_with_the_same_settings_share_stages_not_runs(session, workdir):
+    text = REGISTRY.replace("  g1: toy-gradient\n", "  g1: toy-gradient\n  twin: toy-gradient\n")
+    summary, plan = grid(session, write(workdir / "r.yaml", text))
+    cells = [u for u in plan.units if u.kind == "cell"]
+    assert len({u.key for u in plan.units}) == len(plan.units) == 1 + 3 * 2 * 2  # model + 3 methods x 2 pps x 2 layers
+    g1 = {u.coords.given()["postprocessor"] + u.coords.given()["layer"]: u for u in cells if u.coords.attribution == "g1"}
+    twin = [u for u in cells if u.coords.attribution == "twin"]
+    assert all(u.core.key == g1[u.coords.given()["postprocessor"] + u.coords.given()["layer"]].core.key for u in twin)
+    assert len(MemoryTracker.records) == len(plan.units) and len({r.key for r in MemoryTracker.records}) == len(plan.units)
+    run_keys = {r["attribution"]: set() for r in summary.table.to_pylist()}
+    for r in summary.table.to_pylist():
+        run_keys[r["attribution"]].add(r["run_key"])
+    assert not run_keys["g1"] & run_keys["twin"]
