@@ -140,3 +140,15 @@ def test_non_finite_metric_values_are_failed_rows_with_their_reason(session, wor
 
     cell = next(r for r in MemoryTracker.records if r.tags.get("attribution") == "good")
     assert "bad.value" not in cell.metrics and "bad.spread" in cell.metrics and "failed.bad.value" in cell.tags
+
+
+def test_a_post_processor_returning_nan_fails_its_cells_only(session, workdir):
+    text = REGISTRY.replace("postprocessors: {none: toy-identity}",
+                            "postprocessors: {none: toy-identity, zero: {component: hostile-postprocessor, "
+                            "params: {mode: nan}}}")
+    s = _run(session, workdir, text)
+    rows = [r for r in s.table.to_pylist() if r["attribution"] == "good" and r["metric"] == "mean"]
+    assert {r["status"] for r in rows if r["postprocessor"] == "none"} == {"ok"}
+    zero = [r for r in rows if r["postprocessor"] == "zero"]
+    assert zero and all(r["status"] == "failed" and "post-processor 'hostile-postprocessor' returned" in r["message"]
+                        and "non-finite" in r["message"] for r in zero)

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from xaibench.components import AttributionMethod, Metric, MetricValue, Params
+from xaibench.components import AttributionMethod, Metric, MetricValue, Params, PostProcessor
 
 
 class HostileMethod(AttributionMethod):
@@ -63,7 +63,22 @@ class HostileMetric(Metric):
                 MetricValue("spread", float(np.asarray(ctx.attributions).std()))]
 
 
-CLASSES = [HostileMethod, HostileMetric]
+class HostilePostprocessor(PostProcessor):
+    """Divides the maps by their per-sample sum: NaN where a sample's maps sum to zero (``mode: nan``
+    zeroes them first)."""
+
+    name = "hostile-postprocessor"
+
+    class Params(Params):
+        mode: str = "ok"
+
+    def apply(self, state, test, train):
+        maps = np.zeros_like(test) if self.params.mode == "nan" else test
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return maps / maps.sum(axis=(1, 2, 3), keepdims=True)
+
+
+CLASSES = [HostileMethod, HostileMetric, HostilePostprocessor]
 
 
 class HostileTimed(HostileMethod):
