@@ -17,6 +17,7 @@ plus seeds, layers, filters, tracking, executor and cache settings::
     exclude: [{model: uhnet, attribution: lrp}]
     tracking: {component: mlflow, uri: "sqlite:///mlflow.db"}
     executor: {component: local}
+    limits: {stage_seconds: 3600, attribution_mb: 4096}   # see xaibench.limits
 """
 
 from __future__ import annotations
