@@ -111,6 +111,7 @@ class PoolExecutor(Executor):
                     try:
                         outcome = fut.result()
                     except BrokenProcessPool:
+                        workers.update(getattr(pool, "_processes", None) or {})
                         why = _death(list(workers.values()))
                         lost = [(stage, why)] + [(s, why) for s in running.values()]
                         running.clear()
