@@ -147,5 +147,6 @@ def test_a_broken_store_defers_logging_and_the_table_is_still_written(session, w
     with caplog.at_level("WARNING", logger="xaibench"):
         summary = run(load_registry(path, session.catalog), session, quiet=True)
     assert summary.ok and summary.results_path.exists() and summary.units_logged == 0
+    assert summary.units_deferred == UNITS
     [line] = [r.getMessage() for r in caplog.records if "tracking store unavailable" in r.getMessage()]
     assert "garbage.db" in line and "\n" not in line

@@ -191,7 +191,8 @@ def _print_summary(summary) -> None:
         out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
               f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/], {len(summary.blocked)} blocked")
-    out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
+    deferred = f", deferred to the next run: {summary.units_deferred}" if summary.units_deferred else ""
+    out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked}{deferred})")
     out.print(f"results: {summary.results_path} (summary {summary.summary_path})")
     for line in summary.tracking:
         out.print(line, highlight=False)

@@ -40,6 +40,8 @@ class RunSummary:
     """(stage label, label of the failed stage it depended on) for stages that could not run."""
     units_logged: int = 0
     units_already_tracked: int = 0
+    units_deferred: int = 0
+    """Combinations the tracking store did not take (the next run logs them)."""
     results_path: Path | None = None
     summary_path: Path | None = None
     tracking: list[str] = field(default_factory=list)
@@ -97,6 +99,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             status = "FINISHED" if summary.ok else "FAILED"
         finally:
             summary.units_logged = recorder.logged
+            summary.units_deferred = recorder.deferred if held is not None else len(plan.units)
             summary.table = _write_table(plan, outcomes, cache, summary)
             summary.tracking = tracker.close(status if not recorder.pending else "KILLED", {
                 f"results/{summary.results_path.name}": summary.results_path,  # type: ignore[union-attr]
