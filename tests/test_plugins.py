@@ -75,13 +75,30 @@ def test_misspelled_hook_is_caught(fake_plugins):
         PluginSession(load_entry_points=False).add(misspelled_hook)
 
 
-def test_duplicate_component_names_both_plugins(fake_plugins):
+def test_duplicate_component_names_disable_the_later_plugin(fake_plugins, caplog):
     fake_plugins("dup-dist", "dup", "duplicate_name")
     s = PluginSession()
-    with pytest.raises(PluginError) as exc:
-        _ = s.catalog
-    assert "'toy-mean' is registered twice" in str(exc.value)
-    assert "'toy'" in str(exc.value) and "'dup'" in str(exc.value)
+    with caplog.at_level("WARNING", logger="xaibench"):
+        catalog = s.catalog  # the CLI still works: the later plugin is disabled, not the session
+    # plugins register in name order: 'dup' first, so 'toy' is the later one
+    assert catalog.get("metric", "toy-mean").plugin == "dup" and "toy-data" not in catalog.names("dataset")
+    assert "'toy-mean' is registered twice" in s.plugins["toy"].error and "'dup'" in s.plugins["toy"].error
+    [warning] = [r.getMessage() for r in caplog.records if "disabled" in r.getMessage()]
+    assert "'dup'" in warning and "'toy'" in warning and "XAIBENCH_DISABLE_PLUGINS=dup" in warning
+    assert s.pm.get_plugin("toy") is None and "\n" not in warning
+
+
+def test_a_third_party_clashing_with_a_built_in_is_disabled(session):
+    from xaibench.components import Metric
+
+    class Impostor(Metric):
+        name = "pearson-similarity"
+
+    from xaibench.testing.session import ComponentsPlugin
+
+    session.add(ComponentsPlugin([Impostor]), name="aaa-impostor")
+    assert session.catalog.get("metric", "pearson-similarity").plugin == "metrics"
+    assert "registered twice" in session.plugins["aaa-impostor"].error
 
 
 def test_register_hook_that_raises_is_isolated(fake_plugins):

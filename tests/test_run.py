@@ -171,7 +171,7 @@ def test_failing_component_fails_its_combination_only(session, workdir):
     assert len(failed) == 4 and len(ok) == 18 - 4
     # the pair metric compares g1 with g2: the g2 cells of seed 1 finish, with the comparison marked missing
     g2 = [r for r in ok if r.data.tags.get("attribution") == "g2" and r.data.params["seed"] == "1"]
-    assert len(g2) == 4 and all(r.data.tags["missing.pair"].startswith("upstream failed") for r in g2)
+    assert len(g2) == 4 and all("asked to fail on seed 1" in r.data.tags["missing.pair.g1"] for r in g2)
     arts = [a.path for a in client.list_artifacts(failed[0].info.run_id, "errors")]
     assert arts == ["errors/traceback.txt"]
     tb = client.download_artifacts(failed[0].info.run_id, "errors/traceback.txt", str(workdir))
@@ -210,11 +210,13 @@ def test_only_and_exclude_filters(session, toy_registry):
     assert combos == {("deep", "g1", "none"), ("deep", "g1", "shift"), ("deep", "g2", "none")}
 
 
-def test_incompatible_layer_is_skipped_with_reason(session, workdir):
+def test_a_layer_no_model_has_is_refused_before_running(session, workdir):
+    from xaibench.errors import ConfigError
+
     write(workdir / "r.yaml", TOY_REGISTRY.replace("layers: [input, deep]", "layers: [deep, head]"))
-    s = grid(session, workdir / "r.yaml")
-    skipped = [r for r in s.table.to_pylist() if r["status"] == "skipped" and r["layer"] == "head"]
-    assert skipped and "has no layer 'head'" in skipped[0]["message"]
+    with pytest.raises(ConfigError, match="layers: no model has a layer 'head'"):
+        grid(session, workdir / "r.yaml")
+    assert not (workdir / "results").exists()
 
 
 def test_dry_run_prints_plan(cli, toy_registry):

@@ -8,8 +8,8 @@ directory, fsync-ed and renamed; on object storage (any fsspec URL such as
 Either way a reader sees no entry or a whole one; a torn or corrupted file fails
 its checksum and is treated as missing (recomputed), never used.
 
-A small JSON sidecar ``<key>.json`` holds the bundle's metadata so that the
-results table can be rebuilt without reading large payloads (model weights).
+A small JSON sidecar ``<key>.json`` holds the bundle's metadata, sealed to the entry
+(:mod:`xaibench.integrity`), so the table is rebuilt without reading payloads (weights).
 
 A bundle's row streams (:mod:`xaibench.arrays`) are written first, each to its own Arrow IPC
 file ``<key>.rows<i>.arrow`` (a temporary name renamed when complete), then the entry file, which
@@ -33,6 +33,7 @@ from typing import Any
 
 from .arrays import LazyArray, RowsFile, RowStream, rows_for, write_rows
 from .bundle import Bundle
+from .integrity import check_entry, collect_temp, read_sidecar, seal
 
 MAGIC = b"XBCACHE1"
 _HEADER = len(MAGIC) + 32
@@ -41,6 +42,8 @@ log = logging.getLogger("xaibench")
 
 ROWS_KEY = "xaibench.rows"
 """Where an entry file's meta lists its row files (kept out of :meth:`Cache.meta`)."""
+ENTRY_KEY = "xaibench.key"
+"""The entry's own key in its file's meta: an entry file copied over another's is detected."""
 
 
 class CorruptEntry(Exception):
@@ -70,10 +73,7 @@ class LocalStore:
         _atomic_write(self.path(rel), data)
 
     def delete(self, rel: str) -> None:
-        try:
-            self.path(rel).unlink()
-        except FileNotFoundError:
-            pass
+        self.path(rel).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def writer(self, rel: str) -> Iterator[Any]:
@@ -205,12 +205,11 @@ class Cache:
                 info = write_rows(stream, fh)
             rows.append({"group": stream.prefix, "file": Path(rel).name, "info": info})
         arrays = {k: bundle.arrays.raw(k) for k in bundle.arrays}
-        entry = Bundle(arrays, {**bundle.meta, ROWS_KEY: rows}) if rows else bundle
+        entry = Bundle(arrays, {**bundle.meta, ENTRY_KEY: key, **({ROWS_KEY: rows} if rows else {})})
         payload = entry.to_bytes()
         digest = hashlib.sha256(payload).digest()
         self.store.write(self._rel(key, ".xbc"), MAGIC + digest + payload)
-        sidecar = {"checksum": digest.hex(), "nbytes": len(payload), "meta": bundle.meta}
-        self.store.write(self._rel(key, ".json"), json.dumps(sidecar).encode())
+        self._write_sidecar(key, digest.hex(), len(payload), bundle.meta)
         return self._with_rows(key, entry) if rows else bundle
 
     def get(self, key: str) -> Bundle:
@@ -221,10 +220,14 @@ class Cache:
             raw = self.store.read(self._rel(key, ".xbc"))
         except FileNotFoundError:
             raise KeyError(key) from None
-        if raw[: len(MAGIC)] != MAGIC or hashlib.sha256(raw[_HEADER:]).digest() != raw[len(MAGIC):_HEADER]:
+        if not _intact(raw):
             self.discard(key)
             raise CorruptEntry(f"cache entry {path} failed its checksum; it will be recomputed", key)
-        return self._with_rows(key, Bundle.from_bytes(raw[_HEADER:]))
+        bundle = Bundle.from_bytes(raw[_HEADER:])
+        if bundle.meta.get(ENTRY_KEY, key) != key:  # a whole entry file copied over another's
+            self.discard(key)
+            raise CorruptEntry(f"cache entry {path} holds another entry's content; it will be recomputed", key)
+        return self._with_rows(key, bundle)
 
     def _with_rows(self, key: str, bundle: Bundle) -> Bundle:
         """``bundle`` with the row files its meta lists opened as lazy arrays (the listing removed).
@@ -232,6 +235,7 @@ class Cache:
         An entry gathered from shards lists the shards' files (each with the shard's ``entry``
         key); the files of one group, in order, are one lazy array."""
         rows = bundle.meta.pop(ROWS_KEY, None)
+        bundle.meta.pop(ENTRY_KEY, None)
         parts: dict[str, list[tuple[str, RowsFile]]] = {}
         for r in rows or []:
             owner = r.get("entry", key)
@@ -255,16 +259,15 @@ class Cache:
                 raw = self.store.read(self._rel(shard, ".xbc"))
             except FileNotFoundError:
                 raise CorruptEntry(f"shard {shard} of {key} is missing from the cache", shard) from None
-            if raw[: len(MAGIC)] != MAGIC or hashlib.sha256(raw[_HEADER:]).digest() != raw[len(MAGIC):_HEADER]:
+            if not _intact(raw):
                 raise CorruptEntry(f"shard {shard} of {key} failed its checksum", shard)
             for r in Bundle.from_bytes(raw[_HEADER:]).meta.get(ROWS_KEY, []):
                 listing.append({**r, "entry": r.get("entry", shard)})
-        entry = Bundle(arrays or {}, {**(meta or {}), ROWS_KEY: listing})
+        entry = Bundle(arrays or {}, {**(meta or {}), ENTRY_KEY: key, ROWS_KEY: listing})
         payload = entry.to_bytes()
         digest = hashlib.sha256(payload).digest()
         self.store.write(self._rel(key, ".xbc"), MAGIC + digest + payload)
-        self.store.write(self._rel(key, ".json"), json.dumps({"checksum": digest.hex(), "nbytes": len(payload),
-                                                              "meta": dict(meta or {})}).encode())
+        self._write_sidecar(key, digest.hex(), len(payload), dict(meta or {}))
         return self._with_rows(key, entry)
 
     def rows_files(self, key: str) -> list[str]:
@@ -278,18 +281,46 @@ class Cache:
             return False
         return True
 
+    def _write_sidecar(self, key: str, checksum: str, nbytes: int, meta: dict[str, Any]) -> None:
+        meta = json.loads(json.dumps(meta))  # sealed as it will read back
+        sidecar = {"checksum": checksum, "nbytes": nbytes, "meta": meta, "seal": seal(key, checksum, meta)}
+        self.store.write(self._rel(key, ".json"), json.dumps(sidecar).encode())
+
+    def _read(self, key: str, suffix: str) -> bytes | None:
+        with contextlib.suppress(FileNotFoundError):
+            return self.store.read(self._rel(key, suffix))
+        return None
+
     def meta(self, key: str) -> dict[str, Any]:
-        """The entry's metadata, from the sidecar when present."""
-        try:
-            return json.loads(self.store.read(self._rel(key, ".json")))["meta"]
-        except (FileNotFoundError, ValueError, KeyError):
-            return self.get(key).meta
+        """The entry's metadata: from the sidecar when its seal holds, else from the verified entry."""
+        side, _ = read_sidecar(key, self._read(key, ".json"))
+        return side["meta"] if side is not None else self.get(key).meta
+
+    def verify(self, key: str) -> str | None:
+        """Why entry ``key`` cannot be trusted, or ``None`` (:func:`~xaibench.integrity.check_entry`)."""
+        return check_entry(key, self._read(key, ".xbc"), self._read(key, ".json"), MAGIC)
+
+    def reseal(self, key: str) -> bool:
+        """Rewrite the sidecar of ``key`` from its verified entry; ``False`` if the entry is not trusted."""
+        raw = self._read(key, ".xbc")
+        if raw is None or not _intact(raw):
+            return False
+        meta = Bundle.from_bytes(raw[_HEADER:]).meta
+        if meta.pop(ENTRY_KEY, None) != key:  # an entry from before the seals, or another entry's: recompute
+            return False
+        meta.pop(ROWS_KEY, None)
+        self._write_sidecar(key, raw[len(MAGIC):_HEADER].hex(), len(raw) - _HEADER, meta)
+        return True
+
+    def collect_temp(self, older_than_s: float = 3600.0) -> int:
+        """Remove killed writers' temporary files (local stores; an object store's PUT leaves none)."""
+        return collect_temp(self.store.root, older_than_s) if isinstance(self.store, LocalStore) else 0
 
     def discard(self, key: str) -> None:
         """Remove entry ``key``, its row files and, for an entry gathered from shards, the shards."""
         try:
             shards = json.loads(self.store.read(self._rel(key, ".json")))["meta"].get("shards", [])
-        except (FileNotFoundError, ValueError, KeyError):
+        except (FileNotFoundError, ValueError, KeyError, AttributeError):
             shards = []
         for shard in shards:
             self.discard(shard)
@@ -297,6 +328,10 @@ class Cache:
             self.store.delete(self._rel(key, suffix))
         for rel in self.rows_files(key):
             self.store.delete(rel)
+
+
+def _intact(raw: bytes) -> bool:
+    return raw[: len(MAGIC)] == MAGIC and hashlib.sha256(raw[_HEADER:]).digest() == raw[len(MAGIC):_HEADER]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -309,8 +344,5 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,6 +12,14 @@ from .components import KINDS, Component
 from .errors import PluginError
 
 
+class ComponentClash(PluginError):
+    """Two plugins registered one kind and name: ``first`` registered it, then ``second``."""
+
+    def __init__(self, message: str, first: str, second: str) -> None:
+        super().__init__(message)
+        self.first, self.second = first, second
+
+
 @dataclass(frozen=True)
 class Entry:
     """A registered component class and the plugin that registered it."""
@@ -35,10 +43,10 @@ class Catalog:
             raise PluginError(f"plugin {plugin!r}: {cls.__name__} has no name (set the class attribute `name`)")
         existing = self.entries[kind].get(name)
         if existing is not None and existing.cls is not cls:
-            raise PluginError(
+            raise ComponentClash(
                 f"{kind} {name!r} is registered twice: by plugin {existing.plugin!r} ({existing.cls.__module__}."
-                f"{existing.cls.__qualname__}) and by plugin {plugin!r} ({cls.__module__}.{cls.__qualname__})"
-            )
+                f"{existing.cls.__qualname__}) and by plugin {plugin!r} ({cls.__module__}.{cls.__qualname__})",
+                existing.plugin, plugin)
         self.entries[kind][name] = Entry(kind, name, cls, plugin)
 
     def names(self, kind: str) -> list[str]:

@@ -87,11 +87,21 @@ def plugins(fmt: str) -> None:
 def validate(registry: Path) -> None:
     """Check REGISTRY without running anything; report every problem at once."""
     from .config import load_registry
+    from .errors import ConfigError
+    from .plan_checks import check_plan
     from .planning import build_plan
 
     session = _session()
     config = load_registry(registry, session.catalog)
     plan = build_plan(config, session.catalog)
+    problems = check_plan(config, plan)
+    tracker = session.catalog.create("tracker", config.tracking.name, config.tracking.params)
+    unreachable = tracker.check()  # type: ignore[attr-defined]
+    if unreachable:
+        line = config.lines.get(("tracking",))
+        problems.append(f"{registry}:{line}: tracking: {unreachable}" if line else f"{registry}: tracking: {unreachable}")
+    if problems:
+        raise ConfigError(problems)
     out.print(f"[green]{registry}: ok[/green] — {len(plan.units)} combinations, {len(plan.stages())} stages, "
               f"{len(plan.skipped)} skipped as incompatible")
 
@@ -183,7 +193,8 @@ def _print_summary(summary, fmt: str = "table") -> None:
         out.print("all values: `xaibench results`, or the Parquet file below")
     out.print(f"stages: {summary.stages} total, [green]{summary.computed} computed[/green], {summary.cached} cached, "
               f"[{'red' if summary.failed else 'green'}]{len(summary.failed)} failed[/], {len(summary.blocked)} blocked")
-    out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked})")
+    deferred = f", deferred to the next run: {summary.units_deferred}" if summary.units_deferred else ""
+    out.print(f"combinations logged: {summary.units_logged} (already tracked: {summary.units_already_tracked}{deferred})")
     out.print(f"results: {summary.results_path} (summary {summary.summary_path})")
     for line in summary.tracking:
         out.print(line, highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ plus seeds, layers, filters, tracking, executor and cache settings::
     exclude: [{model: uhnet, attribution: lrp}]
     tracking: {component: mlflow, uri: "sqlite:///mlflow.db"}
     executor: {component: local}
+    limits: {stage_seconds: 3600, attribution_mb: 4096}   # see xaibench.limits
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from pydantic import ValidationError
 
 from .catalog import Catalog, describe_validation_error, unknown_message
 from .errors import ConfigError
+from .limits import Limits, parse_limits
+from .registry_rules import check_registry
+from .yamlsafe import YamlProblem, read_yaml
 
 GRID_SECTIONS = {
     "datasets": "dataset",
@@ -40,7 +44,7 @@ GRID_SECTIONS = {
     "metrics": "metric",
 }
 SINGLETONS = {"tracking": ("tracker", "mlflow"), "executor": ("executor", "local")}
-SCALARS = {"experiment", "seeds", "layers", "exclude", "only", "cache", "results", "memory_budget_mb", "description"}
+SCALARS = {"experiment", "seeds", "layers", "exclude", "only", "cache", "results", "memory_budget_mb", "description", "limits"}
 TOP_LEVEL = set(GRID_SECTIONS) | set(SINGLETONS) | SCALARS
 FILTER_KEYS = ("dataset", "model", "seed", "layer", "attribution", "postprocessor", "metric")
 
@@ -82,6 +86,9 @@ class RegistryConfig:
     cache: str = ".xaibench/cache"
     results: str = "results"
     memory_budget_mb: int = 2048
+    limits: Limits = field(default_factory=Limits)
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    """Line of each dotted key in the file, for messages."""
 
     def of(self, kind: str) -> dict[str, ComponentRef]:
         return self.components[kind]
@@ -133,15 +140,13 @@ def load_registry(path: str | Path, catalog: Catalog, only: list[str] | None = N
         raise ConfigError([f"{name}: file not found"])
     if path.is_dir():
         raise ConfigError([f"{name}: is a directory, expected a registry YAML file"])
-    text = path.read_text()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
+        node, data = read_yaml(path)
+    except YamlProblem as exc:
+        where = f"{name}:{exc.line}:{exc.column}" if exc.column else f"{name}:{exc.line}" if exc.line else name
+        raise ConfigError([f"{where}: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
     lines: dict[tuple, int] = {}
     dup: list[tuple[tuple, str]] = []
     if node is not None:
@@ -189,7 +194,7 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         if not data.get(section):
             problems.add((section,), f"the grid is empty: no {section} declared")
     if data.get("attributions") and not data.get("metrics"):
-        problems.add(("metrics",), "no metrics declared: attributions would be computed but never evaluated")
+        problems.add(("attributions",), "no metrics declared: attributions would be computed but never evaluated")
 
     singles = {}
     for section, (kind, default) in SINGLETONS.items():
@@ -223,6 +228,8 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
     if not isinstance(memory, int) or isinstance(memory, bool) or memory <= 0:
         problems.add(("memory_budget_mb",), f"must be a positive integer (got {memory!r})")
         memory = 2048
+    limits = parse_limits(data.get("limits"), problems.add)
+    check_registry(data, experiment, seeds, problems.add, GRID_SECTIONS)
     for key in ("cache", "results"):
         if key in data and not isinstance(data[key], str):
             problems.add((key,), "must be a path string")
@@ -241,6 +248,8 @@ def _validate(data: dict, catalog: Catalog, problems: _Problems, path: Path, cli
         cache=_absolute(data.get("cache", ".xaibench/cache")),
         results=data.get("results", "results"),
         memory_budget_mb=memory,
+        limits=limits,
+        lines=problems.lines,
     )
 
 

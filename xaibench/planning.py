@@ -66,6 +66,8 @@ class Unit:
     attribute: Stage | None = None
     """A cell's test attribute stage (its raw maps; ``core`` when there is no post-processor)."""
     metrics: list[MetricLink] = field(default_factory=list)
+    own_key: str | None = None
+    """Set for a unit whose core stage another unit already has (an alias with the same settings)."""
 
     @property
     def name(self) -> str:
@@ -73,8 +75,9 @@ class Unit:
 
     @property
     def key(self) -> str:
-        """Stable identity of the combination: the key of the stage it is about."""
-        return self.core.key
+        """Stable identity of the combination: the key of the stage it is about (with its coordinates
+        when an earlier unit of the plan is about the same stage)."""
+        return self.own_key or self.core.key
 
     @property
     def content(self) -> str:
@@ -184,6 +187,11 @@ class _Planner:
                         self.layer(model, layer)
         for members in self.across_models.values():
             self.group_metrics("models", members)
+        seen: set[str] = set()
+        for unit in self.units:  # aliases with the same settings share stages, not runs
+            if unit.core.key in seen:
+                unit.own_key = stable_hash({"core": unit.core.key, "coords": unit.coords.given()})
+            seen.add(unit.core.key)
         return Plan(self.config, self.units, self.skipped, self.comps)
 
     def why_not(self, kind: str, alias: str, provides: frozenset[str], model: ModelInfo | None = None,

@@ -25,7 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .builtins import BUILTIN_PLUGINS
-from .catalog import Catalog
+from .catalog import Catalog, ComponentClash
 from .components import KINDS
 from .errors import PluginError
 
@@ -184,6 +184,25 @@ class PluginSession:
         return self._catalog
 
     def _build_catalog(self) -> Catalog:
+        """The catalog; of two plugins registering one name, the later one (a third party's rather
+        than a built-in) is disabled with a warning naming both, and the others still load."""
+        while True:
+            try:
+                return self._collect()
+            except ComponentClash as clash:
+                loser = clash.first if clash.second in BUILTIN_PLUGINS and clash.first not in BUILTIN_PLUGINS \
+                    else clash.second
+                if self.pm.get_plugin(loser) is None:
+                    raise
+                self.pm.unregister(name=loser)
+                self._added.pop(loser, None)
+                info = self.plugins.setdefault(loser, PluginInfo(name=loser, module=""))
+                info.error = f"disabled: {clash}"
+                keep = clash.first if loser == clash.second else clash.second
+                log.warning("plugin %r disabled: %s; to use %r's instead, set %s=%s", loser, clash, loser,
+                            DISABLE_ENV, keep)
+
+    def _collect(self) -> Catalog:
         catalog = Catalog()
         for info in self.plugins.values():
             info.components = {}

@@ -7,14 +7,14 @@ The :class:`Recorder` owns a private temporary directory for the files a record 
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .components import RunRecord, Tracker
-from .results import unit_entry, unit_values
+from .contracts import stored_value
+from .results import failed_members, unit_entry, unit_values
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -40,6 +40,8 @@ class Recorder:
             for k in keys:
                 self.by_stage.setdefault(k, []).append(ukey)
         self.logged = 0
+        self.deferred = 0
+        """Units the tracker could not take (logged by the next run)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="xaibench-run-"))
 
     def __enter__(self) -> Recorder:
@@ -66,9 +68,14 @@ class Recorder:
             workdir = self.tmp / ukey
             record = self.record(unit, workdir)
             record.artifacts.update(self._plugin_artifacts(unit, record.status, workdir))
-            self.tracker.log(record)
+            try:
+                self.tracker.log(record)
+                self.logged += 1
+            except Exception as exc:  # the store stays unavailable: the next run logs this unit (it is not held)
+                self.deferred += 1
+                log.warning("could not log %s (%s); the next run logs it", unit.name,
+                            f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
             shutil.rmtree(workdir, ignore_errors=True)
-            self.logged += 1
 
     def log_killed(self, why: str) -> None:
         """The run was stopped: log the combinations it had started (a stage computed or failed,
@@ -106,6 +113,8 @@ class Recorder:
         for link in unit.metrics:
             o = self.outcomes[link.stage.key]
             if o.ok:
+                for m in failed_members(link.stage, self.outcomes):
+                    tags[f"missing.{link.alias}.{m.alias}"] = self.outcomes.message(self.outcomes.get(m.attributions.key))
                 continue
             if link.scope in GROUP_SCOPES and not errors and o.status == "blocked":
                 # another member of the group failed: this combination is fine, the comparison is missing
@@ -118,10 +127,13 @@ class Recorder:
                 metrics.update({f"train.{k}": v for k, v in self.cache.meta(unit.core.key).get("metrics", {}).items()})
             for link in unit.metrics:
                 if self.outcomes[link.stage.key].ok:
-                    for v in unit_values(link.stage, unit, self.cache):
+                    for v in unit_values(link.stage, unit, self.cache, self.outcomes[link.stage.key].stored_as):
                         name = f"{link.alias}.{v['statistic']}" + (f".{v['sub_key']}" if v["sub_key"] else "")
-                        if v["value"] is not None and math.isfinite(v["value"]):
-                            metrics[name] = v["value"]
+                        value, error = stored_value(v, link.alias)
+                        if error is None:
+                            metrics[name] = value  # type: ignore[assignment]
+                        else:
+                            tags[f"failed.{name}"] = error[:250]
         for alias, why in self.plan.skipped_metrics(unit).items():
             tags[f"skipped.{alias}"] = why
         record = RunRecord(unit.key, unit.name, unit.content, params, tags, metrics,

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .contracts import stored_value
 from .coords import FIELDS, TABLE_GROUP
 
 if TYPE_CHECKING:
@@ -124,10 +125,16 @@ def write_summary_csv(table, path: Path) -> Path:
 
     rows = summarize(table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(GROUP) + ["mean", "std", "n"])
-        writer.writeheader()
-        writer.writerows(rows)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # as write_parquet
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(GROUP) + ["mean", "std", "n"])
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -155,13 +162,18 @@ def plan_rows(plan: Plan, outcomes: Outcomes, cache: Cache) -> list[dict[str, An
                                 message=outcomes.message(core)))
         for link in unit.metrics:
             o = outcomes.get(link.stage.key)
-            if o is None or not o.ok:
+            if o is None or not o.ok or (core is not None and not core.ok):  # a failed cell has no values
                 rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, status="failed",
-                                message=outcomes.message(o)))
+                                message=outcomes.message(o if o is None or not o.ok else core)))
                 continue
-            rows += [row(unit.coords, run_key=unit.key, metric=link.alias, statistic=v["statistic"],
-                         sub_key=v["sub_key"], value=v["value"], status="ok")
-                     for v in unit_values(link.stage, unit, cache)]
+            for m in failed_members(link.stage, outcomes):  # the pairs with a member that failed
+                rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, sub_key=m.alias, status="failed",
+                                message=f"member {m.alias} failed: {outcomes.message(outcomes.get(m.attributions.key))}"))
+            for v in unit_values(link.stage, unit, cache, o.stored_as):
+                value, error = stored_value(v, link.alias)  # a value that is not a finite number is a failed row
+                rows.append(row(unit.coords, run_key=unit.key, metric=link.alias, statistic=str(v.get("statistic", "")),
+                                sub_key=str(v.get("sub_key", "")), value=value, status="failed" if error else "ok",
+                                **({"message": error} if error else {})))
     return rows
 
 
@@ -179,10 +191,15 @@ def unit_entry(u: Unit) -> dict[str, Any]:
     return entry
 
 
-def unit_values(stage: Stage, unit: Unit, cache: Cache) -> list[dict]:
-    """The values of metric ``stage`` that belong to ``unit`` (a group metric's values each name
-    their member)."""
+def failed_members(stage: Stage, outcomes: Outcomes) -> list[Any]:
+    """The members of group metric ``stage`` whose maps failed (the metric ran without them)."""
+    return [m for m in stage.members if not (outcomes.get(m.attributions.key) and outcomes[m.attributions.key].ok)]
+
+
+def unit_values(stage: Stage, unit: Unit, cache: Cache, stored_as: str | None = None) -> list[dict]:
+    """The values of metric ``stage`` (stored under ``stored_as`` when computed over the members
+    that succeeded) that belong to ``unit`` (a group metric's values each name their member)."""
     c = unit.coords
-    return [v for v in cache.meta(stage.key).get("values", [])
-            if v.get("attribution") in (None, c.attribution) and v.get("postprocessor") in (None, c.postprocessor)
+    return [v for v in cache.meta(stored_as or stage.key).get("values", []) if isinstance(v, dict)
+            and v.get("attribution") in (None, c.attribution) and v.get("postprocessor") in (None, c.postprocessor)
             and v.get("model") in (None, c.model)]

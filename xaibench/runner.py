@@ -18,7 +18,9 @@ from .cache import Cache
 from .components import InvocationSummary, Tracker
 from .config import RegistryConfig
 from .directions import MetricDirections
+from .errors import ConfigError
 from .interrupts import Interrupted
+from .plan_checks import check_plan
 from .planning import Plan, build_plan
 from .plugins import PluginSession
 from .progress import GridProgress
@@ -44,6 +46,8 @@ class RunSummary:
     units_already_tracked: int = 0
     interrupted: Interrupted | None = None
     """The signal that stopped the run (SIGTERM, SIGINT), if one did."""
+    units_deferred: int = 0
+    """Combinations the tracking store did not take (the next run logs them)."""
     results_path: Path | None = None
     summary_path: Path | None = None
     tracking: list[str] = field(default_factory=list)
@@ -73,22 +77,30 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     """Run every combination of ``config`` with the components of ``session``."""
     catalog = session.catalog
     plan = build_plan(config, catalog)
+    problems = check_plan(config, plan)
+    if problems:
+        raise ConfigError(problems)
     stages = plan.stages()
     cache = Cache(config.cache)
     summary = RunSummary(plan, stages=len(stages))
 
     # resume: stages already in the cache, combinations the tracker already holds with this content
-    outcomes = Outcomes(stages)
-    outcomes.update({s.key: StageOutcome(s.key, "cached") for s in stages if cache.has(s.key)})
+    outcomes = _resume(stages, cache)
     missing = [s for s in stages if s.key not in outcomes]
     summary.cached = len(outcomes)
     tracker: Tracker = catalog.create("tracker", config.tracking.name, config.tracking.params)  # type: ignore[assignment]
     tags = {"xaibench.registry": str(config.path), "xaibench.version": code_version(),
             "xaibench.invocation": f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"}
-    tracker.open(config.experiment, tags)
-    held = tracker.finished()
-    to_log = [u for u in plan.units if held.get(u.key) != u.content]
-    summary.units_already_tracked = len(plan.units) - len(to_log)
+    held: dict[str, str] | None
+    try:
+        tracker.open(config.experiment, tags)
+        held = tracker.finished()
+    except Exception as exc:  # the grid and the table do not need the store: the next run logs what is missing
+        log.warning("tracking store unavailable (%s); nothing is logged by this run, the next run logs it",
+                    f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        tracker, held = Tracker(), None
+    to_log = [] if held is None else [u for u in plan.units if held.get(u.key) != u.content]
+    summary.units_already_tracked = len(plan.units) - len(to_log) if held is not None else 0
 
     with Recorder(plan, to_log, tracker, cache, session, outcomes, code_version()) as recorder:
         log.info("%d stages: %d cached, %d to compute; %d combinations to log, %d already tracked",
@@ -103,6 +115,7 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
             crashed = False
         finally:
             summary.units_logged = recorder.logged
+            summary.units_deferred = recorder.deferred if held is not None else len(plan.units)
             summary.table = _write_table(plan, outcomes, cache, summary)
             status = "FAILED" if crashed else summary.status
             tracker.summarize(InvocationSummary(
@@ -115,9 +128,33 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
     return summary
 
 
+TABLE_KINDS = ("train", "metric")
+"""Stages whose metadata the results table is built from: verified whole before a run trusts them."""
+
+
+def _resume(stages: list[Stage], cache: Cache) -> Outcomes:
+    """The stages already in the cache; an entry of :data:`TABLE_KINDS` that fails verification is
+    reported once and recomputed (or, when only its sidecar is wrong, the sidecar is rebuilt from
+    the verified entry).  Temporary files of killed writers are collected."""
+    cache.collect_temp()
+    outcomes = Outcomes(stages)
+    for s in stages:
+        if not cache.has(s.key):
+            continue
+        problem = cache.verify(s.key) if s.kind in TABLE_KINDS else None
+        if problem and cache.reseal(s.key):
+            log.warning("cache entry of %s (%s): %s; rebuilt it from the verified entry", s.label or s.kind, s.key, problem)
+        elif problem:
+            log.warning("cache entry of %s (%s): %s; recomputing it", s.label or s.kind, s.key, problem)
+            cache.discard(s.key)
+            continue
+        outcomes[s.key] = StageOutcome(s.key, "cached")
+    return outcomes
+
+
 def _execute(config: RegistryConfig, session: PluginSession, missing: list[Stage], outcomes: Outcomes,
              recorder: Recorder, summary: RunSummary, console: Console, quiet: bool) -> None:
-    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb)
+    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb, limits=config.limits)
     executor = session.catalog.create("executor", config.executor.name, config.executor.params)
     with GridProgress(console, total=len(missing), quiet=quiet) as progress:
         def notify(stage: Stage, outcome: StageOutcome) -> None:

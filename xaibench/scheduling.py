@@ -8,7 +8,8 @@ from .stages.graph import Stage, StageOutcome
 
 
 class DependencyTracker:
-    """Which stages may start now, and which are blocked because a stage they depend on failed.
+    """Which stages may start now, and which are blocked because a stage they depend on failed
+    (a group metric is not blocked by a member's failure: it runs over the members that succeeded).
 
     Dependencies that are not among ``stages`` are taken as already available (cached).
     """
@@ -42,16 +43,29 @@ class DependencyTracker:
             return []
         root = outcome.blocked_by or stage.key
         blocked: list[tuple[Stage, StageOutcome]] = []
-        stack = list(self.dependents[stage.key])
+        stack = [(d, stage.key) for d in self.dependents[stage.key]]
         while stack:
-            key = stack.pop()
+            key, via = stack.pop()
             if key not in self.pending:
+                continue
+            if self._member_only(key, via):  # a group metric goes on over the members that succeeded
+                self.waiting_on[key].discard(via)
+                if not self.waiting_on[key]:
+                    self._ready.append(key)
                 continue
             self.pending.discard(key)
             blocked.append((self.stages[key], StageOutcome(key, "blocked", error=outcome.error, blocked_by=root,
                                                            traceback=outcome.traceback)))
-            stack.extend(self.dependents[key])
+            stack.extend((d, key) for d in self.dependents[key])
         return blocked
+
+    def _member_only(self, key: str, dep: str) -> bool:
+        """True when stage ``key`` reads ``dep`` only as a group member's maps."""
+        stage = self.stages[key]
+        if not any(m.attributions.key == dep for m in stage.members):
+            return False
+        return dep not in {s.key for s in stage.inputs.values()} and all(
+            m.model is None or m.model.key != dep for m in stage.members)
 
     @property
     def finished(self) -> bool:

@@ -15,10 +15,16 @@ store in the working directory (``sqlite:///mlflow.db``) with artifacts beside i
 in ``./mlartifacts``; ``MLFLOW_TRACKING_URI`` or the registry's ``tracking.uri``
 point elsewhere (an HTTP server).  Values are logged with ``log_batch`` only:
 one-at-a-time logging runs at ~150 values/s on SQLite and ~20/s over HTTP.
+
+Several invocations may share a store: schema creation and claiming a combination happen
+under a lock file beside the store (``store.store_lock``), each claim looks the combination up
+afresh, and store calls are retried with back-off for ``patience_s`` (a locked SQLite file, a
+restarting server) before the core defers the combination to the next run (docs/integrity.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -26,7 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from xaibench.components import InvocationSummary, Params, RunRecord, Tracker
+from xaibench.errors import XaibenchError
+
+from .store import reachable, retrying, store_lock
 
 KEY_TAG = "xaibench.key"
 CONTENT_TAG = "xaibench.content"
@@ -45,6 +56,15 @@ class _Existing:
     content: str
 
 
+class TrackingError(XaibenchError):
+    """The tracking store cannot be used (one line naming the URI)."""
+
+
+def _better(a: _Existing, b: _Existing) -> bool:
+    """Which of two runs of one combination to keep: a finished one with content, then any with content."""
+    return (a.status == "FINISHED", bool(a.content)) > (b.status == "FINISHED", bool(b.content))
+
+
 def metric_name(name: str) -> str:
     """MLflow accepts letters, digits, ``_ - . / space`` in metric and param names."""
     return re.sub(r"[^A-Za-z0-9_\-. /]", "_", name)[:250]
@@ -60,6 +80,9 @@ class MlflowTracker(Tracker):
         """Tracking URI; default ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``."""
         artifact_location: str | None = None
         """Artifact root for a new experiment; default ``./mlartifacts`` beside a SQLite store."""
+        patience_s: float = Field(180.0, ge=0)
+        """How long a store call is retried (with back-off) before the combination is deferred to
+        the next invocation (a locked SQLite file, a restarting server)."""
 
     def __init__(self, params: Params | None = None) -> None:
         super().__init__(params)
@@ -83,20 +106,34 @@ class MlflowTracker(Tracker):
     def open(self, experiment: str, tags: dict[str, str]) -> None:
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=self.uri)
+        def start() -> None:
+            with store_lock(self.uri):  # a fresh store's schema is created by the first call: one process at a time
+                self.client = MlflowClient(tracking_uri=self.uri)
+                exp = self.client.get_experiment_by_name(experiment)
+                if exp is None:
+                    self.experiment_id = self.client.create_experiment(
+                        experiment, artifact_location=self._artifact_location(experiment),
+                        tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+                else:
+                    if exp.lifecycle_stage == "deleted":
+                        self.client.restore_experiment(exp.experiment_id)
+                    self.experiment_id = exp.experiment_id
+                    if EXPERIMENT_KIND_TAG not in exp.tags:  # made by an older xaibench: open it on the runs too
+                        self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+                self.existing = self._search_units()
+
         self.experiment_name = experiment
         self.tags = dict(tags)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=self._artifact_location(experiment),
-                                                               tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
-        else:
-            if exp.lifecycle_stage == "deleted":
-                self.client.restore_experiment(exp.experiment_id)
-            self.experiment_id = exp.experiment_id
-            if EXPERIMENT_KIND_TAG not in exp.tags:  # made by an older xaibench: open it on the runs too
-                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
-        self.existing = self._search_units()
+        problem = reachable(self.uri)
+        try:
+            if problem:
+                raise RuntimeError(problem)
+            retrying(start, "opening the experiment", patience=self.params.patience_s)
+        except Exception as exc:
+            raise TrackingError(f"tracking store {self.uri}: {type(exc).__name__}: {exc}".splitlines()[0][:400]) from None
+
+    def check(self) -> str | None:
+        return reachable(self.uri)
 
     def _artifact_location(self, experiment: str) -> str | None:
         if self.params.artifact_location:
@@ -115,16 +152,49 @@ class MlflowTracker(Tracker):
                                            max_results=10000, page_token=token)
             for run in page:
                 key = run.data.tags.get(KEY_TAG)
-                if key and (key not in found or run.info.status == "FINISHED"):
-                    found[key] = _Existing(run.info.run_id, run.info.status, run.data.tags.get(CONTENT_TAG, ""))
+                if not key:
+                    continue
+                mine = _Existing(run.info.run_id, run.info.status, run.data.tags.get(CONTENT_TAG, ""))
+                kept = found.get(key)
+                if kept is not None:  # two runs of one combination (concurrent invocations on a store without a lock)
+                    if _better(mine, kept):
+                        kept, mine = mine, kept
+                    if mine.status != "RUNNING":
+                        self.client.delete_run(mine.run_id)
+                found[key] = kept or mine
             token = page.token
             if not token:
                 return found
+
+    def _find(self, key: str) -> _Existing | None:
+        """The run of combination ``key`` as the store holds it now (another invocation may have logged it)."""
+        runs = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'",
+                                       max_results=50)
+        best: _Existing | None = None
+        for run in runs:
+            mine = _Existing(run.info.run_id, run.info.status, run.data.tags.get(CONTENT_TAG, ""))
+            best = mine if best is None or _better(mine, best) else best
+        return best
 
     def finished(self) -> dict[str, str]:
         return {k: e.content for k, e in self.existing.items() if e.status == "FINISHED"}
 
     def log(self, record: RunRecord) -> None:
+        def claim_and_log() -> None:
+            with store_lock(self.uri):  # claim the combination: no other invocation logs it meanwhile
+                found = self._find(record.key)
+                if found is not None and found.status == "FINISHED" and found.content == record.content:
+                    self.existing[record.key] = found  # another invocation logged it with this content
+                    return
+                if found is None:
+                    self.existing.pop(record.key, None)
+                else:
+                    self.existing[record.key] = found
+                self._log(record)
+
+        retrying(claim_and_log, f"logging {record.name}", patience=self.params.patience_s)
+
+    def _log(self, record: RunRecord) -> None:
         content = record.content
         old = self.existing.get(record.key)
         if old is not None and old.content == content:
@@ -133,13 +203,15 @@ class MlflowTracker(Tracker):
         else:
             if old is not None:  # the configuration changed: params are immutable in MLflow, so replace the run
                 self.client.delete_run(old.run_id)
-            tags = {**self.tags, **record.tags, KEY_TAG: record.key, CONTENT_TAG: content, KIND_TAG: "unit"}
+            # the content tag comes with the params' batch: a run killed before it has no content and is replaced
+            tags = {**self.tags, **record.tags, KEY_TAG: record.key, KIND_TAG: "unit"}
             run_id = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags).info.run_id
             new = True
         try:
             self._fill(run_id, record, new)
         except BaseException:  # stopped (SIGTERM) or failed half-way: the run must not stay RUNNING
-            self.client.set_terminated(run_id, status="KILLED")
+            with contextlib.suppress(Exception):  # the store may be what failed
+                self.client.set_terminated(run_id, status="KILLED")
             self.existing[record.key] = _Existing(run_id, "KILLED", content)
             raise
         self.existing[record.key] = _Existing(run_id, record.status, content)
@@ -186,8 +258,13 @@ class MlflowTracker(Tracker):
         lines = [f"MLflow: experiment {self.experiment_name!r} (id {self.experiment_id}), store {self.uri}"]
         summary = self.summary
         if summary is not None and summary.did_something:
-            self.invocation_id = self._log_invocation(summary, status, artifacts)
-            lines[0] += f", invocation run {self.invocation_id}"
+            try:
+                self.invocation_id = retrying(lambda: self._log_invocation(summary, status, artifacts),
+                                              "logging the invocation run", patience=self.params.patience_s)
+                lines[0] += f", invocation run {self.invocation_id}"
+            except Exception as exc:
+                lines.append(f"MLflow: the invocation run could not be logged in {self.uri}: "
+                             f"{type(exc).__name__}: {exc}".splitlines()[0][:400])
         ui = self.uri if self.uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
         if ui == "http://127.0.0.1:5000":
             lines.append(f"  view: mlflow ui --backend-store-uri {self.uri}, then open")

@@ -74,6 +74,10 @@ class Tracker(Component):
         """Get ready to record in ``experiment`` (creating it if needed); ``tags`` (registry, code
         version, ``xaibench.invocation``) go on every run this invocation logs.  Creates no run."""
 
+    def check(self) -> str | None:
+        """Why the store cannot be used, in one line, within seconds (``validate`` asks), or ``None``."""
+        return None
+
     def finished(self) -> dict[str, str]:
         """``{record key: record content}`` of the combinations this tracker already holds as
         finished in the experiment (one bulk query)."""

@@ -44,15 +44,18 @@ def compute_attribute(stage: Stage, inputs: StageInputs, rows: tuple[int, int] |
     split, name = stage.spec["split"], stage.spec["method"]["name"]
     n = len(split_rows(data, split))
 
+    from ..contracts import AttributionContract
+
+    contract = AttributionContract(name, info.n_classes, None, inputs.limits.attribution_bytes)
+
     def explain(view: Bundle, start: int) -> np.ndarray:
         request = AttributionRequest(model=model, data=view, data_info=info, split=split, layer=stage.spec["layer"],
                                      seed=stage.spec["seed"], memory_budget_mb=inputs.memory_budget_mb, offset=start)
-        attr = np.asarray(method.attribute(request))  # type: ignore[attr-defined]
-        rows = len(split_rows(view, split))
-        if attr.ndim not in (4, 5) or attr.shape[0] != rows or attr.shape[1] != info.n_classes:
-            raise ValueError(f"attribution {name!r} returned shape {attr.shape}; expected "
-                             f"(N={rows}, classes={info.n_classes}, H, W) or (N, classes, D, H, W)")
-        return attr.astype(np.float32, copy=False)
+        attr = method.attribute(request)  # type: ignore[attr-defined]
+        if contract.spatial is None:
+            contract.spatial = layer_spatial(inputs.component(stage.inputs["model"].spec["model"]), model, data, split,
+                                             stage.spec["layer"], start)
+        return contract.check(attr, len(split_rows(view, split)))
 
     step = n if getattr(method, "whole_split", False) else inputs.chunk_rows(split_rows(data, split))
     parts = chunked(data, split, max(step, 1), explain, *(rows or (0, n)))
@@ -62,3 +65,19 @@ def compute_attribute(stage: Stage, inputs: StageInputs, rows: tuple[int, int] |
         return Bundle(got, meta)
     template = {"attributions": np.zeros((0, info.n_classes, 0, 0), np.float32)}
     return Bundle(meta=meta, streams=[RowStream(({"attributions": a} for _, a in parts), template)])
+
+
+def layer_spatial(component: Any, model: Any, data: Bundle, split: str, layer: str, start: int
+                  ) -> tuple[int, int] | None:
+    """``(H_l, W_l)`` of ``layer``: the input's for ``"input"``, else the model's feature map of one
+    sample; ``None`` when the model cannot compute features (the shape check is then skipped)."""
+    import numpy as np
+
+    if layer == "input":
+        shape = split_rows(data, split).shape
+        return (int(shape[-2]), int(shape[-1])) if len(shape) >= 3 else None
+    try:
+        feats = np.shape(component.features(model, data.view(split, start, start + 1), split, layer))
+    except Exception:  # no features at this layer (a plugin's model may not offer them): no shape to hold maps to
+        return None
+    return (int(feats[-2]), int(feats[-1])) if len(feats) >= 3 else None

@@ -111,6 +111,9 @@ class StageOutcome:
     """One line, ``ExceptionType: message``."""
     traceback: str | None = None
     blocked_by: str | None = None
+    stored_as: str | None = None
+    """Where the values are when not under ``key``: a group metric computed over the members that
+    succeeded is stored under the key of that smaller group."""
 
     @property
     def ok(self) -> bool:

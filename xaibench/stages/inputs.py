@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..cache import Cache, CorruptEntry
+from ..limits import Limits
 
 if TYPE_CHECKING:
     from ..bundle import Bundle
@@ -62,6 +63,8 @@ class StageInputs:
         self.compute = compute
         self.memory_budget_mb = memory_budget_mb
         self.memo = Memo(memo_mb * 2**20)
+        self.limits = Limits()
+        """The registry's bounds (:mod:`xaibench.limits`), set by the runner."""
 
     def load(self, stage: Stage) -> Bundle:
         """The output of ``stage``: from memory, the cache, or computed now if missing or corrupt."""

@@ -43,10 +43,9 @@ def group_metric_stage(metric: ComponentRef, scope: str, seed: int, layer: str, 
 
 
 def compute_metric(stage: Stage, inputs: StageInputs) -> Bundle:
-    from dataclasses import asdict
-
     from ..bundle import Bundle
     from ..components import MetricContext
+    from ..contracts import metric_values
 
     metric = inputs.component(stage.spec["metric"])
     data_stage, model_stage = stage.inputs["data"], stage.inputs["model"]
@@ -76,4 +75,4 @@ def compute_metric(stage: Stage, inputs: StageInputs) -> Bundle:
         if member.model is not None:
             ctx.group_info[member.alias] = inputs.component(member.model.spec["model"]).info(info)  # type: ignore[attr-defined]
     values = metric.evaluate(ctx)  # type: ignore[attr-defined]
-    return Bundle(meta={"values": [asdict(v) for v in values]})
+    return Bundle(meta={"values": metric_values(values, stage.spec["metric"]["name"])})

@@ -60,9 +60,17 @@ def compute_postprocess(stage: Stage, inputs: StageInputs) -> Bundle:
         train = trained["rows"] if "rows" in trained else trained["attributions"]
 
     def checked(out: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-        out = np.asarray(out, dtype=np.float32)
+        from ..contracts import ContractViolation
+
+        out = np.asarray(out)
         if out.shape != expected:
-            raise ValueError(f"post-processor {name!r} changed the shape {expected} -> {out.shape}")
+            raise ContractViolation(f"post-processor {name!r} changed the shape {expected} -> {out.shape}")
+        if not np.issubdtype(out.dtype, np.number) or np.issubdtype(out.dtype, np.complexfloating):
+            raise ContractViolation(f"post-processor {name!r} returned maps of dtype {out.dtype}; expected real numbers")
+        out = out.astype(np.float32, copy=False)
+        if not np.isfinite(out).all():
+            raise ContractViolation(f"post-processor {name!r} returned {int((~np.isfinite(out)).sum())} non-finite "
+                                    f"values in {out.size}")
         return out
 
     if not getattr(pp, "streams", False):

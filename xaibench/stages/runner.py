@@ -8,6 +8,7 @@ in-process reach pool and Ray workers as long as they can be pickled).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..arrays import CorruptRows
 from ..bundle import Bundle
 from ..cache import Cache, CorruptEntry
+from ..isolation import Guard, StageTimeout, component_of, guarded
+from ..limits import Limits, stage_seconds
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
@@ -52,6 +55,7 @@ class RunnerSpec:
     cache_root: str
     memory_budget_mb: int = 2048
     memo_mb: int = 3072
+    limits: Limits = Limits()
 
 
 class StageRunner:
@@ -61,22 +65,25 @@ class StageRunner:
     """
 
     def __init__(self, session: PluginSession, cache_root: str, memory_budget_mb: int = 2048,
-                 memo_mb: int = 3072) -> None:
+                 memo_mb: int = 3072, limits: Limits | None = None) -> None:
         self.session = session
+        self.limits = limits or Limits()
         self.cache_root = str(cache_root)
         self.memory_budget_mb = memory_budget_mb
         self.memo_mb = memo_mb
         self.cache = Cache(self.cache_root)
         self.inputs = StageInputs(session, self.cache, self.compute, memory_budget_mb, memo_mb)
+        self.inputs.limits = self.limits
 
     def spec(self) -> RunnerSpec:
-        return RunnerSpec(self.session.description(), self.cache_root, self.memory_budget_mb, self.memo_mb)
+        return RunnerSpec(self.session.description(), self.cache_root, self.memory_budget_mb, self.memo_mb, self.limits)
 
     @classmethod
     def from_spec(cls, spec: RunnerSpec) -> StageRunner:
         from ..plugins import PluginSession
 
-        return cls(PluginSession.rebuild(spec.session), spec.cache_root, spec.memory_budget_mb, spec.memo_mb)
+        return cls(PluginSession.rebuild(spec.session), spec.cache_root, spec.memory_budget_mb, spec.memo_mb,
+                   spec.limits)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (StageRunner.from_spec, (self.spec(),))
@@ -85,24 +92,50 @@ class StageRunner:
         start = time.perf_counter()
         if self.cache.has(stage.key):
             return StageOutcome(stage.key, "cached")
+        guard, target = Guard(), stage
         try:
-            try:
-                self.compute(stage)
-            except (CorruptEntry, CorruptRows) as exc:
-                if not exc.key or exc.key == stage.key:
-                    raise
-                # an input's row file was found torn while reading it: recompute that input, then this stage
-                log.warning("%s; recomputing it", exc)
-                self.inputs.forget(exc.key)
-                self.cache.discard(exc.key)
-                self.compute(stage)
-        except Exception as exc:
-            return StageOutcome(
-                stage.key, "failed", time.perf_counter() - start,
-                error=f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__,
-                traceback=traceback.format_exc(),
-            )
-        return StageOutcome(stage.key, "computed", time.perf_counter() - start)
+            with guarded(self.time_limit(stage)) as guard:
+                target = self.succeeded_members(stage)
+                try:
+                    self.compute(target)
+                except (CorruptEntry, CorruptRows) as exc:
+                    if not exc.key or exc.key == target.key:
+                        raise
+                    # an input's row file was found torn while reading it: recompute that input, then this stage
+                    log.warning("%s; recomputing it", exc)
+                    self.inputs.forget(exc.key)
+                    self.cache.discard(exc.key)
+                    self.compute(target)
+        except KeyboardInterrupt as exc:
+            if guard.user_interrupt:
+                raise
+            return failed(stage.key, start, exc, "raised by the stage's code, not by a user's Ctrl-C")
+        except SystemExit as exc:
+            return failed(stage.key, start, exc, f"the stage's code called sys.exit({exc.code!r})")
+        except (Exception, StageTimeout) as exc:
+            return failed(stage.key, start, exc)
+        return StageOutcome(stage.key, "computed", time.perf_counter() - start,
+                            stored_as=target.key if target is not stage else None)
+
+    def succeeded_members(self, stage: Stage) -> Stage:
+        """``stage``, or for a group metric some of whose members' maps are missing (their stages
+        failed: executors run a group metric once its other inputs are done) the same stage over
+        the members that succeeded, which has a key of its own."""
+        kept = tuple(m for m in stage.members if self.cache.has(m.attributions.key))
+        if len(kept) == len(stage.members):
+            return stage
+        if not kept:
+            raise RuntimeError("no member of the group succeeded")
+        return Stage(stage.kind, stage.spec, stage.inputs, kept, label=stage.label, resources=stage.resources)
+
+    def time_limit(self, stage: Stage) -> float | None:
+        """The stage's limit: its component's own ``stage_seconds``, else the registry's."""
+        ident = component_of(stage)
+        cls = None
+        if ident is not None:
+            with contextlib.suppress(KeyError):
+                cls = self.session.catalog.get(ident["kind"], ident["name"]).cls
+        return stage_seconds(self.limits, cls)
 
     def run_shard(self, shard: Shard) -> StageOutcome:
         """Compute one shard of a stage into its own entry (never raises)."""
@@ -141,6 +174,14 @@ class StageRunner:
         bundle = self.cache.put(stage.key, COMPUTE[stage.kind](stage, self.inputs))
         self.inputs.remember(stage, bundle)
         return bundle
+
+
+def failed(key: str, start: float, exc: BaseException, why: str = "") -> StageOutcome:
+    """The outcome of a stage that raised ``exc``: one line, ``Type: message``, and the traceback."""
+    text = why or str(exc)
+    return StageOutcome(key, "failed", time.perf_counter() - start,
+                        error=f"{type(exc).__name__}: {text}".splitlines()[0] if text else type(exc).__name__,
+                        traceback="".join(traceback.format_exception(exc)))
 
 
 SHARDABLE = ("attribute",)

@@ -1,0 +1,85 @@
+"""Isolation: a stage that never returns, calls sys.exit, raises KeyboardInterrupt or crashes the
+process fails only itself, under ``local`` and ``process-pool``; the other cells finish."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import write
+from hostile.components import CLASSES
+
+from xaibench.config import load_registry
+from xaibench.runner import run
+from xaibench.testing.session import ComponentsPlugin, MemoryTracker, registered
+
+REGISTRY = """\
+experiment: isolation
+seeds: [0]
+layers: [input]
+datasets: {{d: toy-data}}
+models: {{lin: toy-linear}}
+attributions:
+  good: hostile-method
+  g2: {{component: toy-gradient, params: {{scale: 2.0}}}}
+{bad}
+postprocessors: {{none: toy-identity}}
+metrics: {{mean: toy-mean}}
+limits: {{stage_seconds: {limit}}}
+executor: {executor}
+tracking: {{component: xaibench-testing-memory}}
+"""
+
+
+def grid(session, workdir, bad: list[str], executor="{component: local}", limit="3"):
+    modes = "\n".join(f"  {m}: {{component: hostile-method, params: {{mode: {m}}}}}" for m in bad)
+    path = write(workdir / "r.yaml", REGISTRY.format(bad=modes, executor=executor, limit=limit))
+    with registered(ComponentsPlugin([*CLASSES, MemoryTracker]), session, "hostile") as s:
+        start = time.perf_counter()
+        summary = run(load_registry(path, s.catalog), s, quiet=True)
+        return summary, time.perf_counter() - start
+
+
+def check(summary, bad: dict[str, str]):
+    failed = {label.split()[0]: err for label, err in summary.failed}
+    assert set(failed) == set(bad), failed
+    for alias, reason in bad.items():
+        assert reason in failed[alias], failed[alias]
+    rows = summary.table.to_pylist()
+    for alias in ("good", "g2"):
+        mine = [r for r in rows if r["attribution"] == alias and r["metric"] == "mean"]
+        assert mine and {r["status"] for r in mine} == {"ok"}
+    for alias in bad:
+        assert {r["status"] for r in rows if r["attribution"] == alias and r["metric"] == "mean"} == {"failed"}
+    records = {r.tags.get("attribution"): r.status for r in MemoryTracker.records}
+    assert {a for a, st in records.items() if st == "FAILED"} == set(bad)
+
+
+EXPECTED = {
+    "sleep": "StageTimeout: the stage ran past its time limit of 3 s",
+    "exit": "SystemExit: the stage's code called sys.exit(3)",
+    "interrupt": "KeyboardInterrupt: raised by the stage's code, not by a user's Ctrl-C",
+}
+
+
+def test_local_executor_fails_only_the_misbehaving_stages(session, workdir):
+    summary, took = grid(session, workdir, list(EXPECTED))
+    check(summary, EXPECTED)
+    assert took < 60
+
+
+def test_a_components_own_time_limit_holds_when_the_registry_lifts_its_own(session, workdir):
+    text = REGISTRY.format(bad="  timed: {component: hostile-timed, params: {mode: sleep}}", limit="null",
+                           executor="{component: local}")
+    path = write(workdir / "r.yaml", text)
+    with registered(ComponentsPlugin([*CLASSES, MemoryTracker]), session, "hostile") as s:
+        summary = run(load_registry(path, s.catalog), s, quiet=True)
+    check(summary, {"timed": "time limit of 1 s"})
+
+
+@pytest.mark.slow
+def test_process_pool_fails_only_the_misbehaving_stages_a_crash_included(session, workdir):
+    bad = {**EXPECTED, "segfault": "worker lost: the worker process "}  # "was killed by SIGSEGV" when the pool
+    summary, took = grid(session, workdir, list(bad), executor="{component: process-pool, workers: 2}")
+    check(summary, bad)  # still lists the dead worker (its exit code is read best-effort)
+    assert took < 120
