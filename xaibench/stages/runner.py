@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..arrays import CorruptRows
 from ..bundle import Bundle
 from ..cache import Cache, CorruptEntry
+from ..interrupts import Interrupted
 from ..isolation import Guard, StageTimeout, component_of, guarded
 from ..limits import Limits, stage_seconds
 from .attribute import compute_attribute
@@ -107,7 +108,7 @@ class StageRunner:
                     self.cache.discard(exc.key)
                     self.compute(target)
         except KeyboardInterrupt as exc:
-            if guard.user_interrupt:
+            if guard.user_interrupt or isinstance(exc, Interrupted):  # the user's Ctrl-C, SIGTERM: stop the run
                 raise
             return failed(stage.key, start, exc, "raised by the stage's code, not by a user's Ctrl-C")
         except SystemExit as exc:
