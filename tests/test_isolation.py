@@ -3,7 +3,10 @@ process fails only itself, under ``local`` and ``process-pool``; the other cells
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from conftest import write
@@ -83,3 +86,40 @@ def test_process_pool_fails_only_the_misbehaving_stages_a_crash_included(session
     summary, took = grid(session, workdir, list(bad), executor="{component: process-pool, workers: 2}")
     check(summary, bad)  # still lists the dead worker (its exit code is read best-effort)
     assert took < 120
+
+
+def test_a_segfault_under_local_fails_only_its_stage_and_the_run_resumes(run_cli, plugin_path, workdir):
+    """Through the real command line: the supervising parent marks the crashed stage, restarts the
+    run, which fails that stage's cells with the reason, finishes the others and writes the table;
+    MLflow holds one run per combination, the crashed one FAILED.  A later run retries the stage."""
+    import pyarrow.parquet as pq
+    from conftest import TESTS, write_dist_info
+
+    write_dist_info(workdir / "dists", "xaibench-hostile", "0.1.0", {"hostile": "hostile.plugin"})
+    text = REGISTRY.format(bad="  segfault: {component: hostile-method, params: {mode: segfault}}",
+                           executor="{component: local}", limit="60")
+    write(workdir / "r.yaml", text.replace("tracking: {component: xaibench-testing-memory}\n", ""))
+    env = {"PYTHONPATH": os.pathsep.join([*plugin_path, str(workdir / "dists"), str(TESTS)])}
+    proc = run_cli("run", "r.yaml", "-q", env=env, timeout=240)
+
+    assert proc.returncode == 1, proc.stderr  # as for any failed stage
+    crashed = [line for line in proc.stderr.splitlines() if line.startswith("stage ")]
+    assert len(crashed) == 1 and "segfault" in crashed[0] and "(SIGSEGV); it is failed and the run resumes" in \
+        crashed[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "StageCrashed: the stage's code crashed the process (SIGSEGV)" in " ".join(proc.stdout.split())
+    rows = pq.read_table(workdir / "results/isolation.parquet").to_pylist()
+    status = {(r["attribution"], r["status"]) for r in rows if r["metric"] == "mean"}
+    assert status == {("good", "ok"), ("g2", "ok"), ("segfault", "failed")}, status
+    assert all("crashed the process (SIGSEGV)" in r["message"] for r in rows if r["attribution"] == "segfault")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("isolation").experiment_id], "tags.`xaibench.kind` = 'unit'")
+    assert sorted((r.data.tags.get("attribution", ""), r.info.status) for r in runs) == \
+        [("", "FINISHED"), ("g2", "FINISHED"), ("good", "FINISHED"), ("segfault", "FAILED")]  # "": the model
+    assert not list(Path(tempfile.gettempdir()).glob("xaibench-run-*/crashed-*"))  # the journal went with the run
+
+    again = run_cli("run", "r.yaml", "-q", env=env, timeout=240)  # a new invocation retries the crashed stage
+    assert again.returncode == 1, again.stderr
+    assert [line for line in again.stderr.splitlines() if line.startswith("stage ")] == crashed

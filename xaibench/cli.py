@@ -126,9 +126,11 @@ def run(registry: Path, only: tuple[str, ...], dry_run: bool, quiet: bool, fmt: 
         return
     from .interrupts import stop_on_signals
     from .runner import run as run_grid
+    from .supervisor import JOURNAL_ENV, CrashJournal
 
+    journal = CrashJournal(os.environ[JOURNAL_ENV]) if os.environ.get(JOURNAL_ENV) else None  # set by supervise()
     with stop_on_signals():  # SIGTERM/SIGINT: a clean, resumable stop (xaibench.interrupts)
-        summary = run_grid(config, session, console=console, quiet=quiet)
+        summary = run_grid(config, session, console=console, quiet=quiet, journal=journal)
     if summary.interrupted is not None:
         done = summary.cached + summary.computed
         console.print(f"interrupted by {summary.interrupted.name}: {done} of {summary.stages} stages done "
@@ -279,22 +281,26 @@ def _plain_schema(schema):
     return pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in schema])
 
 
-def _apply_allocator_settings(argv: list[str]) -> None:
-    """Re-execute once with glibc malloc tunables when running a grid (see MALLOC_TUNABLES)."""
-    if not sys.platform.startswith("linux") or "GLIBC_TUNABLES" in os.environ or os.environ.get("XAIBENCH_NO_REEXEC"):
+def _supervise(argv: list[str]) -> None:
+    """Run a grid in a supervised child process (``xaibench.supervisor``: a plugin's crash fails its
+    stage, not the run), with glibc malloc tunables (see MALLOC_TUNABLES); exits with its code."""
+    if os.name != "posix" or os.environ.get("XAIBENCH_NO_REEXEC") or not argv or argv[0] != "run":
         return
-    if not argv or argv[0] != "run":
-        return
-    env = {**os.environ, "GLIBC_TUNABLES": MALLOC_TUNABLES, "XAIBENCH_NO_REEXEC": "1"}
-    os.execve(sys.executable, [sys.executable, "-m", "xaibench", *argv], env)
+    from .supervisor import supervise
+
+    env = {**os.environ, "XAIBENCH_NO_REEXEC": "1"}
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
+    sys.exit(supervise([sys.executable, "-m", "xaibench", *argv], env, lambda line: console.print(
+        line, highlight=False, soft_wrap=True, markup=False)))
 
 
 def main(argv: list[str] | None = None, session=None) -> None:
     """The command line.  ``session`` (a :class:`~xaibench.plugins.PluginSession`) replaces the
     one made here from the installed plugins, for calls from Python (tests, notebooks)."""
-    if argv is None:  # a real command line (not a call from Python): safe to re-execute
+    if argv is None:  # a real command line (not a call from Python): safe to run a child
         argv = sys.argv[1:]
-        _apply_allocator_settings(argv)
+        _supervise(argv)
     argv = list(argv)
     try:
         from .plugins import PluginSession

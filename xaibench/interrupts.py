@@ -12,13 +12,18 @@ action (a hard stop), so a stuck cleanup can still be ended.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+REPEAT_S = 2.0
+"""Seconds after a stop within which another SIGTERM or SIGINT counts as the same stop."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -47,10 +52,18 @@ def stop_on_signals() -> Iterator[None]:
         yield
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
+    stopping: list[float] = []  # when the stop began (a list: the handler writes it)
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        for s in SIGNALS:  # the next signal stops the cleanup itself
-            signal.signal(s, signal.SIG_DFL if s == signal.SIGTERM else signal.default_int_handler)
+        if stopping and time.monotonic() - stopping[0] < REPEAT_S:
+            return  # the same stop, delivered twice
+        if stopping:  # a second stop: end the cleanup itself
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_DFL if s == signal.SIGTERM else signal.default_int_handler)
+            if signum == signal.SIGTERM:
+                os.kill(os.getpid(), signal.SIGTERM)
+            raise KeyboardInterrupt
+        stopping.append(time.monotonic())
         raise Interrupted(signum)
 
     for s in SIGNALS:

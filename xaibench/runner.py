@@ -28,6 +28,7 @@ from .recording import Recorder
 from .results import plan_rows, to_table, unit_entry, write_parquet, write_summary_csv
 from .stages.graph import Outcomes, Stage, StageOutcome
 from .stages.runner import StageRunner
+from .supervisor import CrashJournal
 
 log = logging.getLogger("xaibench")
 
@@ -73,8 +74,10 @@ def code_version() -> str:
     return f"{__version__}+{sha}" if sha else __version__
 
 
-def run(config: RegistryConfig, session: PluginSession, console: Console | None = None, quiet: bool = False) -> RunSummary:
-    """Run every combination of ``config`` with the components of ``session``."""
+def run(config: RegistryConfig, session: PluginSession, console: Console | None = None, quiet: bool = False,
+        journal: CrashJournal | None = None) -> RunSummary:
+    """Run every combination of ``config`` with the components of ``session``; ``journal``: where the
+    stage being computed here is recorded for a supervising parent (``xaibench.supervisor``)."""
     catalog = session.catalog
     plan = build_plan(config, catalog)
     problems = check_plan(config, plan)
@@ -107,7 +110,8 @@ def run(config: RegistryConfig, session: PluginSession, console: Console | None 
                  len(stages), summary.cached, len(missing), recorder.pending, summary.units_already_tracked)
         crashed = True
         try:
-            _execute(config, session, missing, outcomes, recorder, summary, console or Console(stderr=True), quiet)
+            _execute(config, session, missing, outcomes, recorder, summary, console or Console(stderr=True), quiet,
+                     journal)
             crashed = False
         except KeyboardInterrupt as exc:  # SIGTERM or SIGINT (xaibench.interrupts): stop cleanly, resumable
             summary.interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
@@ -153,8 +157,10 @@ def _resume(stages: list[Stage], cache: Cache) -> Outcomes:
 
 
 def _execute(config: RegistryConfig, session: PluginSession, missing: list[Stage], outcomes: Outcomes,
-             recorder: Recorder, summary: RunSummary, console: Console, quiet: bool) -> None:
-    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb, limits=config.limits)
+             recorder: Recorder, summary: RunSummary, console: Console, quiet: bool,
+             journal: CrashJournal | None = None) -> None:
+    runner = StageRunner(session, config.cache, memory_budget_mb=config.memory_budget_mb, limits=config.limits,
+                         journal=journal)
     executor = session.catalog.create("executor", config.executor.name, config.executor.params)
     with GridProgress(console, total=len(missing), quiet=quiet) as progress:
         def notify(stage: Stage, outcome: StageOutcome) -> None:

@@ -23,6 +23,7 @@ from ..cache import Cache, CorruptEntry
 from ..interrupts import Interrupted
 from ..isolation import Guard, StageTimeout, component_of, guarded
 from ..limits import Limits, stage_seconds
+from ..supervisor import CrashJournal
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
@@ -66,8 +67,10 @@ class StageRunner:
     """
 
     def __init__(self, session: PluginSession, cache_root: str, memory_budget_mb: int = 2048,
-                 memo_mb: int = 3072, limits: Limits | None = None) -> None:
+                 memo_mb: int = 3072, limits: Limits | None = None, journal: CrashJournal | None = None) -> None:
         self.session = session
+        self.journal = journal
+        """Where this process records the stage it computes (``xaibench.supervisor``); not sent to workers."""
         self.limits = limits or Limits()
         self.cache_root = str(cache_root)
         self.memory_budget_mb = memory_budget_mb
@@ -93,6 +96,15 @@ class StageRunner:
         start = time.perf_counter()
         if self.cache.has(stage.key):
             return StageOutcome(stage.key, "cached")
+        if self.journal is None:
+            return self._run(stage, start)
+        crash = self.journal.crash(stage.key)
+        if crash:  # it crashed the process earlier in this invocation (the supervisor restarted it)
+            return StageOutcome(stage.key, "failed", error=crash)
+        with self.journal.in_flight(stage.key, stage.label or stage.kind):
+            return self._run(stage, start)
+
+    def _run(self, stage: Stage, start: float) -> StageOutcome:
         guard, target = Guard(), stage
         try:
             with guarded(self.time_limit(stage)) as guard:
