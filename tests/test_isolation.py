@@ -100,7 +100,10 @@ def test_a_segfault_under_local_fails_only_its_stage_and_the_run_resumes(run_cli
                            executor="{component: local}", limit="60")
     write(workdir / "r.yaml", text.replace("tracking: {component: xaibench-testing-memory}\n", ""))
     env = {"PYTHONPATH": os.pathsep.join([*plugin_path, str(workdir / "dists"), str(TESTS)])}
+    gone = _dead_pid()
+    stale = Path(tempfile.mkdtemp(prefix=f"xaibench-run-{gone}-"))  # left by a supervisor killed with -9
     proc = run_cli("run", "r.yaml", "-q", env=env, timeout=240)
+    assert not stale.exists()
 
     assert proc.returncode == 1, proc.stderr  # as for any failed stage
     crashed = [line for line in proc.stderr.splitlines() if line.startswith("stage ")]
@@ -123,3 +126,41 @@ def test_a_segfault_under_local_fails_only_its_stage_and_the_run_resumes(run_cli
     again = run_cli("run", "r.yaml", "-q", env=env, timeout=240)  # a new invocation retries the crashed stage
     assert again.returncode == 1, again.stderr
     assert [line for line in again.stderr.splitlines() if line.startswith("stage ")] == crashed
+
+
+def test_a_stop_delivered_twice_is_one_stop_and_a_later_one_ends_the_cleanup(monkeypatch):
+    """A terminal's Ctrl-C reaches both ``xaibench run``'s supervisor and its child, which then gets it
+    twice (the supervisor forwards it): the repeat is ignored; a signal after REPEAT_S is a second stop."""
+    import signal
+
+    from xaibench import interrupts
+
+    cleaned = []
+    with pytest.raises(interrupts.Interrupted), interrupts.stop_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except interrupts.Interrupted:
+            os.kill(os.getpid(), signal.SIGINT)  # the same stop again: the cleanup goes on
+            time.sleep(0.05)
+            cleaned.append(True)
+            raise
+    assert cleaned
+    monkeypatch.setattr(interrupts, "REPEAT_S", 0.0)
+    with pytest.raises(KeyboardInterrupt) as second, interrupts.stop_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except interrupts.Interrupted:
+            os.kill(os.getpid(), signal.SIGINT)  # a second stop ends the cleanup
+            time.sleep(5)
+    assert not isinstance(second.value, interrupts.Interrupted)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

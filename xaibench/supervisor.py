@@ -9,8 +9,8 @@ marks that stage crashed, prints one line and starts the child again with the sa
 the runner fails a marked stage at once with the reason, and the rest of the grid resumes from
 the cache.  Each restart marks a new stage, so there are at most as many restarts as stages.
 
-The journal is a private temporary directory made by the parent and removed when it exits: a
-crash marker holds for this invocation only, and the next ``xaibench run`` retries the stage (a
+The journal is a private temporary directory made by the parent and removed when it exits (or,
+when it was killed, by the next ``xaibench run`` of the same user): a crash marker holds for this invocation only, and the next ``xaibench run`` retries the stage (a
 crash may be transient: memory pressure, a driver).  SIGINT and SIGTERM sent to the parent are
 forwarded to the child, whose clean stop (:mod:`xaibench.interrupts`) decides the exit code; the
 child dies with the parent (``PR_SET_PDEATHSIG``, Linux), so ``kill -9`` still ends the command.
@@ -98,7 +98,8 @@ class CrashJournal:
 def supervise(command: list[str], env: Mapping[str, str], say: Callable[[str], None]) -> int:
     """Run ``command`` (a child ``xaibench run``) until it ends other than by a stage's crash;
     returns the exit code for the command line (``128 + signal`` when the child died by one)."""
-    journal_dir = tempfile.mkdtemp(prefix="xaibench-run-")  # private (0700), unique: no shared names
+    _collect_stale_journals()
+    journal_dir = tempfile.mkdtemp(prefix=f"xaibench-run-{os.getpid()}-")  # private (0700), unique name
     journal = CrashJournal(journal_dir)
     child: subprocess.Popen[bytes] | None = None
 
@@ -129,6 +130,18 @@ def supervise(command: list[str], env: Mapping[str, str], say: Callable[[str], N
         for s, handler in previous.items():
             signal.signal(s, handler)
         shutil.rmtree(journal_dir, ignore_errors=True)
+
+
+def _collect_stale_journals() -> None:
+    """Remove this user's journals whose parent is gone (it was killed before it could remove them)."""
+    for path in Path(tempfile.gettempdir()).glob("xaibench-run-*-*"):
+        with contextlib.suppress(OSError, ValueError):
+            if path.stat().st_uid != os.getuid():
+                continue
+            try:
+                os.kill(int(path.name.split("-")[2]), 0)
+            except ProcessLookupError:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _die_with_parent() -> Callable[[], None] | None:

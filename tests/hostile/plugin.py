@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hostile.components import CLASSES
-
 from xaibench import hookimpl
 
 
