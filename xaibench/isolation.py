@@ -8,8 +8,12 @@ Ctrl-C, so the runner fails only that stage; ``SystemExit`` is caught by the run
 The limit is a ``SIGALRM`` timer, so it holds where stages run on a process's main thread (the
 ``local`` executor, ``process-pool`` workers) and interrupts Python code and the C code that
 checks for signals (sleeps, torch operators between kernels); code stuck in C without returning
-to Python is out of its reach.  A crash (segfault) ends the process that computes the stage:
-``process-pool`` fails only that stage (see its executor); under ``local`` it ends the run.
+to Python is out of its reach.  A crash (segfault, abort, OOM kill) ends the process that
+computes the stage, and still fails only that stage: ``process-pool`` reruns the stages of a lost
+worker one at a time (see its executor); under ``local``, ``xaibench run`` is a supervised child
+that records the stage in flight, and its parent marks that stage crashed and restarts the run,
+which fails it with the reason and resumes the rest from the cache (:mod:`xaibench.supervisor`;
+``main(argv)`` called from Python is not supervised).
 """
 
 from __future__ import annotations
