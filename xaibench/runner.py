@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 
@@ -28,7 +28,9 @@ from .recording import Recorder
 from .results import plan_rows, to_table, unit_entry, write_parquet, write_summary_csv
 from .stages.graph import Outcomes, Stage, StageOutcome
 from .stages.runner import StageRunner
-from .supervisor import CrashJournal
+
+if TYPE_CHECKING:
+    from .supervisor import CrashJournal
 
 log = logging.getLogger("xaibench")
 

@@ -36,8 +36,8 @@ from pathlib import Path
 JOURNAL_ENV = "XAIBENCH_CRASH_JOURNAL"
 """The environment variable by which the parent tells the child where its journal is."""
 
-CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL,
-                           signal.SIGSYS, signal.SIGKILL})
+CRASH_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE", "SIGILL",
+                                                            "SIGSYS", "SIGKILL") if hasattr(signal, name))
 """A death by one of these while a stage is in flight is that stage's crash (SIGKILL: the OOM killer);
 any other signal (SIGHUP, SIGPIPE, a forwarded SIGTERM...) stops the command."""
 

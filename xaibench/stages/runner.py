@@ -23,7 +23,6 @@ from ..cache import Cache, CorruptEntry
 from ..interrupts import Interrupted
 from ..isolation import Guard, StageTimeout, component_of, guarded
 from ..limits import Limits, stage_seconds
-from ..supervisor import CrashJournal
 from .attribute import compute_attribute
 from .data import compute_data
 from .features import compute_features
@@ -35,6 +34,7 @@ from .train import compute_train
 
 if TYPE_CHECKING:
     from ..plugins import PluginSession, SessionDescription
+    from ..supervisor import CrashJournal
 
 log = logging.getLogger("xaibench")
 
