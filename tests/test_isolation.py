@@ -164,3 +164,37 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+CRASHING = """\
+import ctypes, os, sys
+from xaibench.supervisor import JOURNAL_ENV, CrashJournal
+journal = CrashJournal(os.environ[JOURNAL_ENV])
+for key in ("a", "b", "c"):
+    if journal.crash(key):
+        print("failed", key, flush=True)
+        continue
+    with journal.in_flight(key, "stage-" + key):
+        if key in sys.argv[1:]:
+            ctypes.string_at(0)
+    print("done", key, flush=True)
+if "outside" in sys.argv[1:]:
+    ctypes.string_at(0)
+"""
+
+
+@pytest.mark.parametrize("crashing, code, said", [
+    (["a", "c"], 0, ["stage stage-a crashed the process (SIGSEGV); it is failed and the run resumes",
+                     "stage stage-c crashed the process (SIGSEGV); it is failed and the run resumes"]),
+    (["outside"], 139, ["the run's process was killed by SIGSEGV outside any stage; stopping"]),
+])
+def test_the_supervisor_restarts_once_per_crashed_stage_then_reports_the_rest(crashing, code, said, capfd):
+    import sys
+
+    from xaibench.supervisor import supervise
+
+    lines: list[str] = []
+    got = supervise([sys.executable, "-c", CRASHING, *crashing], dict(os.environ), lines.append)
+    assert (got, lines) == (code, said)
+    out = capfd.readouterr().out  # three children: crash in a; a failed, b done, crash in c; a, b, c
+    assert out == ("done a\ndone b\ndone c\n" if code else "failed a\ndone b\nfailed a\ndone b\nfailed c\n")

@@ -10,8 +10,9 @@ the runner fails a marked stage at once with the reason, and the rest of the gri
 the cache.  Each restart marks a new stage, so there are at most as many restarts as stages.
 
 The journal is a private temporary directory made by the parent and removed when it exits (or,
-when it was killed, by the next ``xaibench run`` of the same user): a crash marker holds for this invocation only, and the next ``xaibench run`` retries the stage (a
-crash may be transient: memory pressure, a driver).  SIGINT and SIGTERM sent to the parent are
+when it was killed, by the same user's next ``xaibench run``): a crash marker holds for this
+invocation only, and the next ``xaibench run`` retries the stage (a crash may be transient:
+memory pressure, a driver).  SIGINT and SIGTERM sent to the parent are
 forwarded to the child, whose clean stop (:mod:`xaibench.interrupts`) decides the exit code; the
 child dies with the parent (``PR_SET_PDEATHSIG``, Linux), so ``kill -9`` still ends the command.
 Stages computed in other processes (``process-pool`` workers) are not journaled: their crashes do
@@ -57,9 +58,11 @@ class CrashJournal:
 
     @contextlib.contextmanager
     def in_flight(self, key: str, label: str) -> Iterator[None]:
-        """Record ``key`` as being computed by this thread while the block runs."""
+        """Record ``key`` as being computed by this thread while the block runs (best effort: a
+        journal that cannot be written leaves the stage unrecorded, as without a supervisor)."""
         path = self.directory / f"inflight-{threading.get_ident()}.json"
-        self._write(path, {"key": key, "label": label})
+        with contextlib.suppress(OSError):
+            self._write(path, {"key": key, "label": label})
         try:
             yield
         finally:
