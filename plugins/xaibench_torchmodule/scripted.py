@@ -123,15 +123,25 @@ class ScriptGraph:
         return reads
 
     def cut_points(self, passthrough_last: bool = False) -> list[str]:
-        return [p for p in self.calls if not self._crossing(p, passthrough_last)]
+        """Module paths the model can be cut at (one call, one tensor out, no value skipping over it)."""
+        out = []
+        for path in self.calls:
+            try:
+                if not self._crossing(path, passthrough_last):
+                    out.append(path)
+            except ScriptCutError:
+                pass
+        return out
 
     def _call(self, path: str) -> torch._C.Node:
         calls = self.calls.get(path)
         if not calls:
             raise ScriptCutError(f"the TorchScript model's forward calls no module {path!r} (modules it calls: "
                                  f"{', '.join(self.calls) or 'none'})")
-        if len(calls) > 1 or len(list(calls[0].outputs())) != 1:
+        if len(calls) > 1:
             raise ScriptCutError(f"module {path!r} is called more than once in forward: no single output")
+        if calls[0].output().type().kind() != "TensorType":
+            raise ScriptCutError(f"module {path!r} returns {calls[0].output().type()}, not one tensor")
         return calls[0]
 
     def _crossing(self, path: str, passthrough_last: bool) -> list[str]:
@@ -150,12 +160,17 @@ class ScriptGraph:
     def split(self, path: str, passthrough_last: bool = False) -> tuple[nn.Module, nn.Module]:
         """``(body, head)``: ``body(*inputs)`` -> the output of module ``path``; ``head(features,
         aux=None)`` -> the model's output (``aux``: the model's last input, when ``passthrough_last``)."""
-        call = self._call(path)
+        if path not in self.calls:
+            self._call(path)  # names the modules forward calls
+        points = f"layers that can be cut: {', '.join(self.cut_points(passthrough_last)) or 'none'}"
+        try:
+            call = self._call(path)
+        except ScriptCutError as e:
+            raise ScriptCutError(f"{e}; {points}") from None
         skipped = self._crossing(path, passthrough_last)
         if skipped:
             raise ScriptCutError(f"values computed before {path!r} are used after it ({', '.join(skipped[:4])}: "
-                                 f"skip connections over the cut); layers that can be cut: "
-                                 f"{', '.join(self.cut_points(passthrough_last)) or 'none'}")
+                                 f"skip connections over the cut); {points}")
         return _Body(self, call), _Head(self, call, passthrough_last)
 
     # -- interpretation -------------------------------------------------------------------------
