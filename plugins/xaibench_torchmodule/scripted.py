@@ -48,13 +48,13 @@ def _label(node: torch._C.Node) -> str:
     return f"{node.kind()}" + (f" ({where[0]})" if where else "")
 
 
-def _operator(node: torch._C.Node) -> tuple[Callable[..., Any], list[bool]]:
-    """The ``torch.ops`` overload of an ``aten::`` node and which of its inputs are keyword-only."""
+def _operator(node: torch._C.Node) -> tuple[Callable[..., Any], list[str | None]]:
+    """The ``torch.ops`` overload of an ``aten::`` node, and per input its keyword (None: positional)."""
     schema = torch._C.parse_schema(node.schema())
     namespace, name = schema.name.split("::")
     packet = getattr(getattr(torch.ops, namespace), name)
     op = getattr(packet, schema.overload_name or "default")
-    return op, [a.kwarg_only for a in schema.arguments]
+    return op, [a.name if a.kwarg_only else None for a in schema.arguments]
 
 
 def _collect(block: torch._C.Block, out: list[torch._C.Node]) -> list[torch._C.Node]:
@@ -70,7 +70,7 @@ class ScriptGraph:
     qualified name -> compiled function (the compilation unit the file was loaded into)."""
 
     def __init__(self, module: torch.jit.ScriptModule, functions: Callable[[str], Any]) -> None:
-        self.module, self._functions = module, functions
+        self.module = module
         self.graph = module.graph
         inputs = list(self.graph.inputs())
         self.self_value, self.inputs = inputs[0], inputs[1:]
@@ -85,10 +85,16 @@ class ScriptGraph:
                     and node.inputsAt(0) in self._paths and self._paths[node.inputsAt(0)]:
                 calls.setdefault(self._paths[node.inputsAt(0)], []).append(node)
         self.calls = calls
-        self._ops: dict[torch._C.Node, tuple[Callable[..., Any], list[bool]]] = {}
+        self._ops: dict[torch._C.Node, tuple[Callable[..., Any], list[str | None]]] = {}
+        self._functions: dict[torch._C.Node, Any] = {}
         for node in _collect(self.graph.block(), []):
             kind = node.kind()
-            if kind.startswith("aten::") and kind not in _PRIM:
+            if kind == "prim::Constant" and node.output().type().kind() == "FunctionType":
+                try:
+                    self._functions[node] = functions(str(node.output().type()).removeprefix("__torch__."))
+                except ValueError as e:
+                    raise ScriptCutError(f"{_label(node)}: {e}") from None
+            elif kind.startswith("aten::") and kind not in _PRIM:
                 try:
                     self._ops[node] = _operator(node)
                 except (AttributeError, RuntimeError):
@@ -182,9 +188,7 @@ class ScriptGraph:
         kind = node.kind()
         args = [env[v] for v in node.inputs()]
         if kind == "prim::Constant":
-            out = node.output()
-            env[out] = self._functions(str(out.type()).removeprefix("__torch__.")) \
-                if out.type().kind() == "FunctionType" else out.toIValue()
+            env[node.output()] = self._functions[node] if node in self._functions else node.output().toIValue()
             return
         if kind == "prim::GetAttr":
             result: Any = getattr(args[0], node.s("name"))
@@ -201,11 +205,9 @@ class ScriptGraph:
         elif kind in self._PRIM_NODES:
             result = _PRIM[kind](*args)
         else:
-            op, kwarg_only = self._ops[node]
-            pos = [a for a, k in zip(args, kwarg_only) if not k]
-            schema_args = torch._C.parse_schema(node.schema()).arguments
-            kw = {s.name: a for a, s in zip(args, schema_args) if s.kwarg_only}
-            result = op(*pos, **kw)
+            op, keywords = self._ops[node]
+            result = op(*[a for a, k in zip(args, keywords) if k is None],
+                        **{k: a for a, k in zip(args, keywords) if k is not None})
         outputs = list(node.outputs())
         if len(outputs) == 1 and kind not in ("prim::If", "prim::ListUnpack", "prim::TupleUnpack"):
             env[outputs[0]] = result
