@@ -112,3 +112,30 @@ def test_the_component_reports_a_bad_torchscript_layer_in_one_line(tmp_path):
     torch.jit.save(torch.jit.script(init(Looping())), tmp_path / "loop.pt")
     with pytest.raises(ModelMismatch, match=r"torchscript .*loop.pt: TorchScript node prim::Loop"):
         h.component({"torchscript": str(tmp_path / "loop.pt"), "layers": {"deep": "conv"}}, h.bundle(bands=3))
+
+
+class WithAux(nn.Module):
+    """``forward(x, aux)``: the aux vector joins after the inner layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = nn.Sequential(nn.Conv2d(4, 3, 3, padding=1), nn.ReLU()), nn.Linear(5, 3)
+
+    def forward(self, x, aux):
+        return self.fc(torch.cat([self.conv(x).mean(dim=(2, 3)), aux], dim=1))
+
+
+def test_the_aux_input_reaches_the_head(tmp_path):
+    torch.jit.save(torch.jit.script(init(WithAux())), tmp_path / "aux.pt")
+    data = h.bundle()
+    rng = torch.Generator().manual_seed(0)
+    arrays = {k: data[k] for k in data.arrays}
+    arrays.update({f"{s}/aux": torch.rand(len(data[f"{s}/x"]), 2, generator=rng).numpy() for s in ("train", "test")})
+    data = type(data)(arrays, dict(data.meta))
+    _, model = h.component({"torchscript": str(tmp_path / "aux.pt"), "layers": {"deep": "conv"}, "aux": True}, data)
+    x, aux = (torch.from_numpy(data[f"test/{k}"]) for k in ("x", "aux"))
+    body, head = model.split("deep")
+    torch.testing.assert_close(head(body(x, aux), aux), model(x, aux), rtol=0, atol=1e-6)
+    assert not torch.allclose(head(body(x, aux), aux), head(body(x, aux), torch.zeros_like(aux)))
+    with pytest.raises(ScriptCutError, match=r"values computed before 'conv' are used after it \(aux"):
+        model._scripted.split("conv")  # without the aux passthrough, aux would skip over the cut
