@@ -248,9 +248,14 @@ class _Head(nn.Module):
         self.model, self._graph, self._call, self._aux = graph.module, (graph,), call, passthrough_last
         at = graph.nodes.index(call)
         self._nodes = [n for n in graph.nodes[:at] if n in graph.static] + graph.nodes[at + 1:]
+        # an in-place operation (f.relu_(), f += 1) on the features would write into a leaf that
+        # requires grad (the methods' features): they get a copy, which autograd maps back
+        after = [m for n in graph.nodes[at + 1:] for m in [n, *_collect_blocks(n)]]
+        self._copy = any(n.kind().startswith("aten::") and "!" in n.schema() for n in after)
 
     def forward(self, features: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         g = self._graph[0]
+        features = features.clone() if self._copy else features
         env: dict[torch._C.Value, Any] = {g.self_value: self.model, self._call.output(): features}
         if self._aux:
             env[g.inputs[-1]] = aux

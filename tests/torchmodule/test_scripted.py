@@ -46,6 +46,19 @@ class Nested(nn.Module):
         return self.fc(pooled)
 
 
+class InPlace(nn.Module):
+    """``f += 1`` on the inner layer's output, in the model's own forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 3, 3, padding=1), nn.Linear(3, 2)
+
+    def forward(self, x):
+        f = self.conv(x)
+        f += 1.0
+        return self.fc(f.relu().mean(dim=(2, 3)))
+
+
 class Looping(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -139,3 +152,18 @@ def test_the_aux_input_reaches_the_head(tmp_path):
     assert not torch.allclose(head(body(x, aux), aux), head(body(x, aux), torch.zeros_like(aux)))
     with pytest.raises(ScriptCutError, match=r"values computed before 'conv' are used after it \(aux"):
         model._scripted.split("conv")  # without the aux passthrough, aux would skip over the cut
+
+
+def test_an_in_place_operation_on_the_features_leaves_the_methods_leaf_alone(tmp_path):
+    graph = _graph(InPlace(), tmp_path)
+    body, head = graph.split("conv")
+    x = torch.rand(2, 3, 8, 8)
+    features = body(x).detach().requires_grad_()  # what the layer methods give the head
+    out = head(features)
+    (grad,) = torch.autograd.grad(out[:, 0].sum(), features)
+    reference = features.detach().clone().requires_grad_()
+    want = graph.module.fc((reference + 1.0).relu().mean(dim=(2, 3)))
+    (want_grad,) = torch.autograd.grad(want[:, 0].sum(), reference)
+    torch.testing.assert_close(out, want, rtol=0, atol=1e-6)
+    torch.testing.assert_close(grad, want_grad, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out, graph.module(x), rtol=0, atol=1e-6)
