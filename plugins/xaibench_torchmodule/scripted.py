@@ -202,7 +202,7 @@ class ScriptGraph:
             result = tuple(env[v] for v in branch.returnNode().inputs())
         elif kind == "prim::RaiseException":
             raise RuntimeError(f"the TorchScript model raised: {args[0] if args else ''}")
-        elif kind in self._PRIM_NODES:
+        elif kind in _PRIM:
             result = _PRIM[kind](*args)
         else:
             op, keywords = self._ops[node]
@@ -214,8 +214,6 @@ class ScriptGraph:
         else:
             for v, r in zip(outputs, result):
                 env[v] = r
-
-    _PRIM_NODES = frozenset(_PRIM)
 
 
 def _collect_blocks(node: torch._C.Node) -> list[torch._C.Node]:
