@@ -16,6 +16,7 @@ from xaibench.components import DatasetInfo
 from . import sources
 from .adapter import Adaptation, Adapted
 from .graph import CutError, cut_points, from_exported, rewrite_for_rules, trace_module
+from .scripted import ScriptCutError, ScriptGraph
 
 if TYPE_CHECKING:
     from .component import TorchModuleParams
@@ -90,9 +91,9 @@ def input_shapes(p: TorchModuleParams, info: DatasetInfo, data: Bundle) -> list[
 
 
 def source_model(p: TorchModuleParams, arrays: dict[str, np.ndarray] | None) -> Any:
-    """The user's model: an ``nn.Module`` (module, onnx), a ``ScriptModule`` or an ``ExportedProgram``."""
+    """The user's model: an ``nn.Module`` (module, onnx), a :class:`~.sources.Script` or an ``ExportedProgram``."""
     if p.torchscript:
-        return sources.torchscript(p.torchscript).eval()
+        return sources.torchscript(p.torchscript)
     if p.exported:
         return sources.exported(p.exported)
     net = sources.onnx(p.onnx) if p.onnx else sources.build(p.module or "", p.kwargs)
@@ -118,8 +119,15 @@ def _check_paths(names: dict[str, str], known: set[str], where: str) -> None:
 
 def assemble(p: TorchModuleParams, raw: Any, adapt: Adaptation, shapes: list[list[int]]) -> Adapted:
     """The explained model: the graph traced and rewritten for rule-based methods, or the hook fallback."""
-    if isinstance(raw, torch.jit.ScriptModule):
-        return Adapted(raw, adapt, {}, None)
+    if isinstance(raw, sources.Script):
+        if not p.layers:  # nothing to cut: the graph is not read at all
+            return Adapted(raw.module, adapt, {}, None)
+        try:
+            graph = ScriptGraph(raw.module, raw.function)
+        except ScriptCutError as e:
+            raise ModelMismatch(f"torch-module: torchscript {p.torchscript}: {e}") from None
+        _check_paths(p.layers, set(graph.calls), "the TorchScript model's forward")
+        return Adapted(raw.module, adapt, p.layers, None, scripted=graph)
     if isinstance(raw, torch.export.ExportedProgram):
         traced = rewrite_for_rules(from_exported(raw.module()))
         _check_paths(p.layers, {k for k, v in traced.outputs.items() if v is not None}, "the exported program")
@@ -179,7 +187,9 @@ def check(model: Adapted, data: Bundle, info: DatasetInfo, n: int = 4) -> None:
             except CutError as e:
                 raise ModelMismatch(f"torch-module: layer {layer!r} ({model.layers[layer]}): {e}") from None
             if not torch.allclose(again, out, rtol=1e-4, atol=1e-5):
-                hint = "" if model._traced is None else f" (layers that can be cut: {_names(cut_points(model._traced))})"
+                points = cut_points(model._traced) if model._traced is not None else \
+                    model._scripted.cut_points(model.adapt.aux) if model._scripted is not None else None
+                hint = "" if points is None else f" (layers that can be cut: {_names(points)})"
                 raise ModelMismatch(f"torch-module: layer {layer!r} ({model.layers[layer]}): head(body(x)) differs "
                                     f"from model(x) by {float((again - out).abs().max()):.3g}: something computed "
                                     f"before the layer is used after it{hint}")

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .graph import Traced, cut
+from .scripted import ScriptGraph
 
 
 class Adaptation(nn.Module):
@@ -160,16 +161,18 @@ class Adapted(nn.Module):
     :class:`xaibench.components.SplittableModel`).
 
     ``model``: the traced graph (``traced``) or the module itself (hook fallback, or a
-    TorchScript module, which offers only ``"input"``); ``layers``: xaibench layer name -> module
-    path; ``input_shapes``: per-sample shapes of the model's image inputs (for the hook fallback).
+    TorchScript module, cut by interpreting its graph, ``scripted``); ``layers``: xaibench layer
+    name -> module path; ``input_shapes``: per-sample shapes of the model's image inputs (for the
+    hook fallback).
     """
 
     def __init__(self, model: nn.Module, adapt: Adaptation, layers: dict[str, str], traced: Traced | None,
-                 input_shapes: Sequence[Sequence[int]] = ()) -> None:
+                 input_shapes: Sequence[Sequence[int]] = (), scripted: ScriptGraph | None = None) -> None:
         super().__init__()
         self.model, self.adapt = model, adapt
         self.layers = dict(layers)
         self._traced = traced
+        self._scripted = scripted
         self._shapes = [tuple(s) for s in input_shapes]
         self._splits: dict[str, tuple[nn.Module, nn.Module]] = {}
 
@@ -184,7 +187,8 @@ class Adapted(nn.Module):
 
     @property
     def traced(self) -> bool:
-        return self._traced is not None
+        """Whether layers are cut from a graph (fx, exported, TorchScript), not with forward hooks."""
+        return self._traced is not None or self._scripted is not None
 
     def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         return self.adapt.logits(self.model(*self.adapt.inputs(x, aux)))
@@ -199,6 +203,8 @@ class Adapted(nn.Module):
             if self._traced is not None:
                 passthrough = frozenset({self._traced.inputs[-1].target}) if self.adapt.aux else frozenset()
                 body, head = cut(self._traced, path, passthrough)
+            elif self._scripted is not None:
+                body, head = self._scripted.split(path, passthrough_last=self.adapt.aux)
             else:
                 hooks = HookCut(self.model, path, self._shapes)
                 body, head = _Call([self.model], hooks.body), _Call(hooks.after(), hooks.head)

@@ -100,9 +100,6 @@ class TorchModuleParams(Params):
             raise ValueError("give bands or inputs, not both")
         if "input" in self.layers:
             raise ValueError("layers: 'input' is always there; name module paths for other layers")
-        if self.torchscript and self.layers:
-            raise ValueError("a torchscript model is explained at 'input' only (its graph has no module hooks); "
-                             "save it with torch.export (exported: file.pt2) or name its module to cut it at layers")
         return self
 
     @property

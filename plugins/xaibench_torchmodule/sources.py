@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,29 @@ def load_checkpoint(net: nn.Module, path: str) -> None:
     net.load_state_dict(state, strict=True)
 
 
-def torchscript(path: str) -> torch.jit.ScriptModule:
-    return torch.jit.load(str(_file(path, "torchscript")), map_location="cpu")
+@dataclass
+class Script:
+    """A loaded TorchScript file: ``module`` and ``function(qualified_name)``, the scripted functions
+    its graph calls (``"torch.nn.functional.relu"``), from the compilation unit it was loaded into."""
+
+    module: torch.jit.ScriptModule
+    unit: Any
+
+    def function(self, name: str) -> Any:
+        found = self.unit.find_function(f"__torch__.{name}")
+        if found is None:
+            raise SourceError(f"the TorchScript file has no function {name!r}")
+        return found
+
+
+def torchscript(path: str) -> Script:
+    # torch.jit.load's own steps, keeping the compilation unit: the public API drops it, and the
+    # graph's calls of scripted functions (F.relu ...) are found only there
+    from torch.jit._recursive import wrap_cpp_module
+
+    unit = torch._C.CompilationUnit()
+    cpp = torch._C.import_ir_module(unit, str(_file(path, "torchscript")), torch.device("cpu"), {}, False)
+    return Script(wrap_cpp_module(cpp).eval(), unit)
 
 
 def exported(path: str) -> torch.export.ExportedProgram:

@@ -96,7 +96,6 @@ def test_checkpoint_mismatch_names_missing_and_unexpected_keys(tmp_path):
 @pytest.mark.parametrize(("params", "message"), [
     ({}, "give exactly one model source of module, torchscript, exported, onnx"),
     ({"module": RESNET, "torchscript": "m.pt"}, "got module, torchscript"),
-    ({"torchscript": "m.pt", "layers": {"deep": "layer1"}}, "explained at 'input' only"),
     ({"exported": "m.pt2", "checkpoint": "c.pt"}, "checkpoint goes with module"),
     ({"exported": "m.pt2", "train": True}, "train: true needs a module or onnx source"),
     ({"module": "no_colon"}, None),

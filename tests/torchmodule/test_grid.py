@@ -1,4 +1,5 @@
-"""torch-module in a grid: a user's model from a factory, its TorchScript and exported copies, 13 methods."""
+"""torch-module in a grid: a user's model from a factory, its TorchScript and exported copies, 13 methods,
+at the input and at an inner layer."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_user_model_and_its_torchscript_copy_through_the_grid(tmp_path):
                      "params": {"module": f"{UserResNet.__module__}:UserResNet",
                                 "kwargs": {"bands": 13, "classes": 8, "width": 4},
                                 "checkpoint": str(tmp_path / "resnet.pt"), "layers": {"deep": "layer1"}}},
-            "scripted": {"component": "torch-module", "params": {"torchscript": str(tmp_path / "resnet.ts")}},
+            "scripted": {"component": "torch-module", "params": {"torchscript": str(tmp_path / "resnet.ts"),
+                                                                 "layers": {"deep": "layer1"}}},
             "exported": {"component": "torch-module", "params": {"exported": str(tmp_path / "resnet.pt2"),
                                                                  "layers": {"deep": "layer1"}}},
         },
@@ -43,7 +45,8 @@ def test_user_model_and_its_torchscript_copy_through_the_grid(tmp_path):
     table = run_registry(registry, tmp_path / "run")
     done = {(r["model"], r["layer"], r["attribution"]) for r in rows(table)}
     assert {(model, layer, m) for model in ("mine", "exported") for layer in ("input", "deep") for m in METHODS} <= done
-    assert {("scripted", "input", m) for m in METHODS if m not in HOOKED} <= done
+    assert {("scripted", layer, m) for layer in ("input", "deep") for m in METHODS if m not in HOOKED} <= done
     skipped = rows(table, status="skipped", model="scripted")
-    assert {r["attribution"] for r in skipped if r["layer"] == "input"} == HOOKED
-    assert all("no-module-hooks" in r["message"] for r in skipped if r["layer"] == "input")
+    for layer in ("input", "deep"):
+        assert {r["attribution"] for r in skipped if r["layer"] == layer} == HOOKED
+    assert all("no-module-hooks" in r["message"] for r in skipped)
