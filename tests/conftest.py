@@ -129,3 +129,14 @@ metrics:
 @pytest.fixture
 def toy_registry(workdir) -> Path:
     return write(workdir / "registry.yaml", TOY_REGISTRY)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (tiny models: OpenMP contention on the CI's two cores costs more)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

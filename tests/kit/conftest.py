@@ -13,13 +13,8 @@ from xaibench.testing.pytest_plugin import run_registry, xaibench_plugin  # noqa
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every kit test on one torch thread."""
 
 
 @pytest.fixture

@@ -24,13 +24,7 @@ from xaibench_metrics.faithfulness.orders import counts, group_ranks, patches, r
 
 from .toys import ToyNet, make_ctx, toy_data
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Linear(nn.Module):

@@ -14,13 +14,7 @@ from .toys import ConstantMethod, GradTimesActivation, ToyNet, make_ctx, toy_dat
 quantus = pytest.importorskip("quantus")
 from xaibench_metrics import quantus_bridge  # noqa: E402  (needs quantus)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _stats(values):
