@@ -143,3 +143,16 @@ def equal_or_error(a: Any, b: Any) -> str:
         return f"{np.mean(a != b):.2%} differ"
     scale = max(float(np.abs(b).max()), 1e-30)
     return f"max rel diff {float(np.abs(a - b).max()) / scale:.1e}"
+
+
+NOISE = 0.9
+"""A new/baseline ratio at or above this counts as no worse: a shared machine moves ~10 %."""
+
+
+def print_baseline_verdict(what: str, speedups: dict[str, float]) -> None:
+    """One line: each new/baseline ratio of ``what`` and whether all are no worse than the baseline."""
+    if not speedups:
+        return
+    verdict = "met" if min(speedups.values()) >= NOISE else "NOT met (rerun: a shared machine moves ~10 %)"
+    print(f"new / baseline {what}: {', '.join(f'{k}: {r:.2f}x' for k, r in speedups.items())} "
+          f"(no worse than the baseline, within {1 - NOISE:.0%}: {verdict})")

@@ -23,10 +23,17 @@ import argparse
 import warnings
 
 import numpy as np
-from _devices import add_device_args, baseline_package, compare, describe, equal_or_error, resolve_device
+from _devices import (
+    add_device_args,
+    baseline_package,
+    compare,
+    describe,
+    equal_or_error,
+    print_baseline_verdict,
+    resolve_device,
+)
 
 TARGET = 0.5
-NOISE = 0.9
 """new / baseline ratios above this count as 'no worse': repeated runs on one machine move ~10 %."""
 DEFAULT_METHODS = ("grad-cam", "gradients-x-features", "deeplift", "lrp", "saliency")
 N_CLASSES = 8
@@ -158,10 +165,7 @@ def main() -> None:
         missed = [m for m in DEFAULT_METHODS if m in shares and shares[m] < TARGET]
         print(f"target: >= {TARGET:.0%} of the forward pass for {', '.join(DEFAULT_METHODS)}: "
               f"{'met' if not missed else 'NOT met: ' + ', '.join(missed)}")
-    if speedups:
-        verdict = "met" if min(speedups.values()) >= NOISE else "NOT met (rerun: a shared machine moves ~10 %)"
-        print(f"new / baseline: {', '.join(f'{m}: {r:.2f}x' for m, r in speedups.items())} "
-              f"(no worse than the baseline, within {1 - NOISE:.0%}: {verdict})")
+    print_baseline_verdict("speed", speedups)
 
 
 if __name__ == "__main__":

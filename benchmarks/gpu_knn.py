@@ -21,12 +21,20 @@ import argparse
 import time
 
 import numpy as np
-from _devices import add_device_args, baseline_package, compare, describe, equal_or_error, resolve_device, sync
+from _devices import (
+    add_device_args,
+    baseline_package,
+    compare,
+    describe,
+    equal_or_error,
+    print_baseline_verdict,
+    resolve_device,
+    sync,
+)
 
 from xaibench_postprocess.knn import TorchBrute, l2_normalise
 
 TARGET = 0.5
-NOISE = 0.9
 """new / baseline ratios above this count as 'no worse': repeated runs on one machine move ~10 %."""
 
 
@@ -110,10 +118,7 @@ def main() -> None:
     if device.type == "cuda":
         verdict = "met" if min(shares.values()) >= TARGET else "NOT met"
         print(f"target: query >= {TARGET:.0%} of matmul+topk at every D: {verdict}")
-    if speedups:
-        verdict = "met" if min(speedups.values()) >= NOISE else "NOT met (rerun: a shared machine moves ~10 %)"
-        print(f"new / baseline query speed: {', '.join(f'D={d}: {r:.2f}x' for d, r in speedups.items())} "
-              f"(no worse than the baseline, within {1 - NOISE:.0%}: {verdict})")
+    print_baseline_verdict("query speed", {f"D={d}": r for d, r in speedups.items()})
 
 
 if __name__ == "__main__":
