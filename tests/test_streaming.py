@@ -170,3 +170,54 @@ def test_a_grid_streamed_in_small_chunks_equals_the_whole_computation(run_regist
     assert a.keys() == b.keys() and len(a) > 50
     for k in a:
         assert b[k] == pytest.approx(a[k], rel=1e-6, abs=1e-6), k
+
+
+def test_the_dfc2020_sized_cell_of_the_benchmarks_plans(session):
+    """``benchmarks/dfc2020_cell.yaml`` (run by hand, hours on 2 cores; docs/streaming.md) stays a valid
+    registry of the sizes the issue names: 5,128 train and 986 test patches of 13 x 256 x 256."""
+    from pathlib import Path
+
+    from xaibench.config import load_registry
+    from xaibench.planning import build_plan
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dfc2020_cell.yaml"
+    config = load_registry(path, session.catalog)
+    (dataset,) = config.components["dataset"].values()
+    assert (dataset.params["n_train"], dataset.params["n_test"], dataset.params["patch_size"]) == (5128, 986, 256)
+    assert config.components["postprocessor"]["harmonize"].params["max_train_vectors"] == 100_000
+    assert sum(u.kind == "cell" for u in build_plan(config, session.catalog).units) == 1
+
+
+def test_the_attribution_bound_counts_the_train_positions_kept_not_the_maps_computed():
+    from xaibench.contracts import AttributionContract, ContractViolation
+
+    maps = np.zeros((3, 2, 4, 4), np.float32)  # 384 bytes a chunk
+    subset = AttributionContract("m", 2, (4, 4), max_bytes=1000, kept_positions=100)
+    for _ in range(20):
+        subset.check(maps, 3)
+    assert subset.seen_bytes == 100 * 2 * 4  # 100 kept positions of 2 classes, float32
+    whole = AttributionContract("m", 2, (4, 4), max_bytes=1000)
+    whole.check(maps, 3)
+    whole.check(maps, 3)
+    with pytest.raises(ContractViolation, match=r"limits\.attribution_mb"):  # 1,152 bytes of maps
+        whole.check(maps, 3)
+    big = AttributionContract("m", 2, (4, 4), max_bytes=1000, kept_positions=200)
+    with pytest.raises(ContractViolation, match=r"limits\.attribution_mb"):
+        for _ in range(20):
+            big.check(maps, 3)
+
+
+def test_a_train_split_larger_than_the_attribution_bound_is_harmonized_when_its_kept_vectors_fit(run_registry):
+    """The train maps (786 KB at the input) exceed the 0.5 MB bound, the 300 kept vectors (9.6 KB)
+    do not: the stage is stored and harmonized (at DFC2020 size: 10.7 GB computed, 3 MB kept)."""
+    table = run_registry({
+        "experiment": "bound", "seeds": [0], "layers": ["input"], "limits": {"attribution_mb": 0.5},
+        "datasets": {"lc": {"component": "synth-landcover",
+                            "params": {"n_train": 24, "n_val": 8, "n_test": 10, "patch_size": 32}}},
+        "models": {"uhnet": {"component": "uh-net", "params": {"width": 0.0625, "train": {"epochs": 1, "batch_size": 8}}}},
+        "attributions": {"gxf": "gradients-x-features"},
+        "postprocessors": {"harmonize": {"component": "harmonize", "params": {"k": 5, "max_train_vectors": 300}}},
+        "metrics": {"seg": "segmentation-agreement"},
+    })
+    rows = table.to_pylist()
+    assert rows and all(r["status"] == "ok" for r in rows)

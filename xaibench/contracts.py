@@ -24,14 +24,19 @@ class AttributionContract:
     """What the maps of one attribution stage must be, checked chunk by chunk.
 
     ``spatial`` is the layer's ``(H_l, W_l)`` (``None`` when the model cannot say);
-    ``max_bytes`` bounds the stage's maps (float32) in total.
+    ``max_bytes`` bounds the maps (float32) the stage stores, in total.  ``kept_positions``: the
+    stage keeps only that many positions' vectors (a post-processor's train subset), so the bound
+    applies to those, not to the whole split's maps computed on the way (10.7 GB of them on a
+    DFC2020-sized train split, of which harmonization keeps 3 MB).
     """
 
     name: str
     n_classes: int
     spatial: tuple[int, int] | None
     max_bytes: int
+    kept_positions: int | None = None
     seen_bytes: int = field(default=0, init=False)
+    seen_positions: int = field(default=0, init=False)
 
     def check(self, attr: Any, rows: int) -> Any:
         """``attr`` as float32 ``(rows, classes, [D_l,] H_l, W_l)``; raise :class:`ContractViolation`."""
@@ -45,8 +50,12 @@ class AttributionContract:
         if self.spatial is not None and tuple(shape[-2:]) != tuple(self.spatial):
             raise ContractViolation(f"{who} returned maps of H x W = {shape[-2]} x {shape[-1]}; the layer has "
                                     f"{self.spatial[0]} x {self.spatial[1]}")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * 4
-        self.seen_bytes += nbytes
+        if self.kept_positions is None:
+            self.seen_bytes += int(np.prod(shape, dtype=np.int64)) * 4
+        else:
+            self.seen_positions += int(np.prod(shape[:1] + shape[-2:], dtype=np.int64))
+            per_position = int(np.prod(shape[1:-2], dtype=np.int64)) * 4
+            self.seen_bytes = min(self.seen_positions, self.kept_positions) * per_position
         if self.seen_bytes > self.max_bytes:
             raise ContractViolation(f"{who} returned {self.seen_bytes / 2**20:.1f} MB of maps, above the limit of "
                                     f"{self.max_bytes / 2**20:.1f} MB (limits.attribution_mb)")

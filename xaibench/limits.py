@@ -3,7 +3,7 @@
 ::
 
     limits:
-      attribution_mb: 4096     # an attribution stage's maps (float32) may not exceed this
+      attribution_mb: 4096     # the maps (float32) an attribution stage stores may not exceed this
       stage_seconds: 86400     # a stage running longer fails; null lifts the limit
 
 A component may ask for a shorter (or longer) time limit with its class attribute
@@ -21,7 +21,8 @@ DEFAULT_STAGE_SECONDS = 24 * 3600.0
 @dataclass(frozen=True)
 class Limits:
     attribution_mb: float = 4096.0
-    """Upper bound of one attribution stage's maps, in MB (2**20 bytes)."""
+    """Upper bound of the maps one attribution stage stores, in MB (2**20 bytes): a train subset's
+    kept vectors only, when a post-processor reads a subset."""
     stage_seconds: float | None = DEFAULT_STAGE_SECONDS
     """Wall-clock seconds a stage may run before it fails (``None``: no limit)."""
 

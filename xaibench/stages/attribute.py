@@ -46,7 +46,8 @@ def compute_attribute(stage: Stage, inputs: StageInputs, rows: tuple[int, int] |
 
     from ..contracts import AttributionContract
 
-    contract = AttributionContract(name, info.n_classes, None, inputs.limits.attribution_bytes)
+    contract = AttributionContract(name, info.n_classes, None, inputs.limits.attribution_bytes,
+                                   stage.spec.get("train_subset"))
 
     def explain(view: Bundle, start: int) -> np.ndarray:
         request = AttributionRequest(model=model, data=view, data_info=info, split=split, layer=stage.spec["layer"],
