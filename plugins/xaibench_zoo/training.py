@@ -36,6 +36,38 @@ IN_MEMORY_BYTES = 128 * 2**20
 stay in the cache's row files and each batch reads its samples (bounded memory at any size)."""
 
 
+INFERENCE_BYTES = 512 * 2**20
+"""Working memory of one no-grad batch (evaluation, features, predictions): a batch holds as many
+samples as this holds of one sample's activations (see :func:`inference_batch`).  A fixed 64 samples
+of 13 x 256 x 256 through UH-Net at width 1 held 13.5 GB; small patches keep batches of 64."""
+
+
+def inference_batch(net: nn.Module, forward: Any, most: int) -> int:
+    """Samples per no-grad batch: ``most`` at the most, and as many as :data:`INFERENCE_BYTES` holds
+    of one sample's activations.  ``forward()`` runs one sample through (part of) ``net``; the
+    outputs of ``net``'s leaf modules during that call are summed, an upper bound of what a no-grad
+    forward keeps alive at once (functional ops inside a module's ``forward`` are not counted; the
+    sum over every module's output more than covers them in the zoo's networks)."""
+    sizes: list[int] = []
+
+    def count(_module: nn.Module, _inputs: Any, out: Any) -> None:
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                sizes.append(t.numel() * t.element_size())
+
+    handles = [m.register_forward_hook(count) for m in net.modules() if next(m.children(), None) is None]
+    training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            forward()
+    finally:
+        net.train(training)
+        for h in handles:
+            h.remove()
+    return int(max(1, min(most, INFERENCE_BYTES // max(1, sum(sizes)))))
+
+
 class Rows:
     """Rows of an input array as tensors, from memory or, for a large split, read per batch."""
 
@@ -145,6 +177,16 @@ def _batches(split: SplitData, batch_size: int, device: torch.device):
         yield split.x[i : i + batch_size].to(device), aux, split.y[i : i + batch_size].to(device)
 
 
+def _eval_batch(task: str, net: nn.Module, split: SplitData, device: torch.device, most: int) -> int:
+    """:func:`inference_batch` for whole-network batches of ``split`` (a forecaster's ``forecast``)."""
+    if split.n == 0:
+        return most
+    x = split.x[0:1].to(device)
+    aux = None if split.aux is None else split.aux[0:1].to(device)
+    run = net.forecast if task == "forecast" else net  # type: ignore[operator]
+    return inference_batch(net, lambda: run(x, aux), most)
+
+
 @torch.no_grad()
 def predict(net: nn.Module, split: SplitData, batch_size: int, device: torch.device) -> torch.Tensor:
     """``net``'s outputs ``(N, classes)`` in eval mode, on CPU."""
@@ -215,7 +257,7 @@ def fit(net: nn.Module, data: Bundle, task: str, params: TrainParams, seed: int,
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=params.lr_factor, patience=params.lr_patience)
     steps_per_epoch = max(1, math.ceil(train.n / params.batch_size))
     warmup_steps = params.warmup_epochs * steps_per_epoch
-    eval_batch = max(params.batch_size, 64)
+    eval_batch = _eval_batch(task, net, val, device, max(params.batch_size, 64))
 
     history: list[dict[str, float]] = []
     best_loss, best_epoch, bad_epochs = math.inf, -1, 0
@@ -293,9 +335,10 @@ def evaluate(net: nn.Module, data: Bundle, task: str, need_aux: bool = False) ->
         return {}
     device = next(net.parameters()).device
     if task != "forecast":
-        return classification_metrics(task, predict(net, test, 64, device), test.y, "test")
+        return classification_metrics(task, predict(net, test, _eval_batch(task, net, test, device, 64), device), test.y,
+                                      "test")
     metrics = {
-        "test_loss": mean_loss(task, net, test, 16, device),
+        "test_loss": mean_loss(task, net, test, _eval_batch(task, net, test, device, 16), device),
         "test_persistence_loss": persistence_loss(data, "test"),
     }
     if "test/target_ndvi" in data:
@@ -317,10 +360,18 @@ def persistence_loss(data: Bundle, split: str) -> float:
 
 @torch.no_grad()
 def features(net: nn.Module, data: Bundle, split: str, layer: str, task: str, batch_size: int = 64) -> np.ndarray:
-    """Feature map of ``split`` at ``layer``: ``(N, D_l, H_l, W_l)`` float32, batched, no grad."""
+    """Feature map of ``split`` at ``layer``: ``(N, D_l, H_l, W_l)`` float32, no grad, in batches of
+    ``batch_size`` samples at the most (fewer when their activations exceed :data:`INFERENCE_BYTES`)."""
     body, _ = net.split(layer)  # type: ignore[operator]
     x, aux = model_inputs(data, split, task)
     device = next(net.parameters()).device
+    if len(x):
+        def one() -> Any:
+            xb = torch.as_tensor(np.asarray(x[:1], dtype=np.float32), device=device)
+            ab = None if aux is None else torch.as_tensor(np.asarray(aux[:1], dtype=np.float32), device=device)
+            return body(xb, ab)
+
+        batch_size = inference_batch(net, one, batch_size)
     out = []
     for i in range(0, len(x), batch_size):
         xb = torch.as_tensor(np.asarray(x[i : i + batch_size], dtype=np.float32), device=device)
