@@ -221,3 +221,28 @@ def test_a_train_split_larger_than_the_attribution_bound_is_harmonized_when_its_
     })
     rows = table.to_pylist()
     assert rows and all(r["status"] == "ok" for r in rows)
+
+
+def test_harmonizations_neighbours_count_in_the_memory_of_a_postprocess_chunk(run_registry, monkeypatch):
+    """Its neighbours (k per test position) are read with each chunk of test maps, so the chunk is
+    sized for both: at k = 100 on 256-px patches they are twelve times the maps."""
+    from xaibench.stages.inputs import StageInputs
+
+    asked: list[list[tuple[int, ...]]] = []
+    original = StageInputs.chunk_rows
+
+    def recording(self, *arrays):
+        asked.append([tuple(a.shape) for a in arrays])
+        return original(self, *arrays)
+
+    monkeypatch.setattr(StageInputs, "chunk_rows", recording)
+    run_registry({
+        "experiment": "nb", "seeds": [0], "layers": ["deep"], "memory_budget_mb": 1,
+        "datasets": {"lc": {"component": "synth-landcover",
+                            "params": {"n_train": 12, "n_val": 4, "n_test": 6, "patch_size": 16}}},
+        "models": {"uhnet": {"component": "uh-net", "params": {"width": 0.0625, "train": {"epochs": 1, "batch_size": 4}}}},
+        "attributions": {"gxf": "gradients-x-features"},
+        "postprocessors": {"harmonize": {"component": "harmonize", "params": {"k": 5, "max_train_vectors": 200}}},
+        "metrics": {"seg": "segmentation-agreement"},
+    })
+    assert [(6, 8, 16, 16), (6, 256, 5)] in asked
