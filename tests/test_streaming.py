@@ -126,6 +126,22 @@ def test_synthetic_samples_do_not_depend_on_the_chunk_size():
     np.testing.assert_array_equal(whole, small)
 
 
+
+@pytest.mark.parametrize("name", ["synth-landcover", "synth-sar-optical", "synth-bioclim", "synth-weather-forecast"])
+def test_every_synthetic_world_streams_the_samples_it_generates_whole(name):
+    """The stream (one sample, then chunks of at most 64 MB) equals the split generated whole."""
+    from xaibench.plugins import PluginSession
+    from xaibench_synth.generate import generate_split
+
+    ds = PluginSession(disabled=set()).catalog.create("dataset", name, {})
+    data_seed, streamed = ds.params.effective_seed(0), ds.load(0)
+    for split, n in ds.params.split_sizes().items():
+        whole = generate_split(lambda code, start, k: ds.chunk(data_seed, code, start, k), split, n, type(ds).chunk_size)
+        assert whole
+        for field, array in whole.items():
+            np.testing.assert_array_equal(streamed[f"{split}/{field}"], array, err_msg=f"{name} {split}/{field}")
+
+
 GRID = """\
 experiment: stream
 seeds: [0]

@@ -32,12 +32,27 @@ def generate_split(chunk_fn: ChunkFn, split: str, n: int, chunk: int = CHUNK) ->
     return out
 
 
+CHUNK_BYTES = 64 * 2**20
+"""Bytes of samples generated at once by :func:`split_stream` (128 samples of 13 x 256 x 256 were
+436 MB, and the generator's temporaries several times that)."""
+
+
 def split_stream(chunk_fn: ChunkFn, split: str, n: int, chunk: int = CHUNK) -> RowStream:
-    """The ``n`` samples of ``split`` as a stream of ``chunk`` samples at a time (generated when read)."""
+    """The ``n`` samples of ``split`` as a stream (generated when read): one sample, then chunks of
+    ``chunk`` samples at the most and of :data:`CHUNK_BYTES` at the most."""
     code = SPLIT_CODES[split]
     template = {k: v[:0].copy() for k, v in chunk_fn(code, 0, 1).items()} if n == 0 else None
-    chunks = (chunk_fn(code, start, min(chunk, n - start)) for start in range(0, n, chunk))
-    return RowStream(chunks, template, prefix=split)
+
+    def chunks():
+        start, rows = 0, 1
+        while start < n:
+            part = chunk_fn(code, start, min(rows, n - start))
+            yield part
+            got = len(next(iter(part.values())))
+            per_sample = sum(np.asarray(v).nbytes for v in part.values()) // max(1, got)
+            start, rows = start + got, max(1, min(chunk, CHUNK_BYTES // max(1, per_sample)))
+
+    return RowStream(chunks(), template, prefix=split)
 
 
 def generate_bundle(chunk_fn: ChunkFn, sizes: dict[str, int], meta: dict, chunk: int = CHUNK) -> Bundle:
