@@ -55,6 +55,9 @@ def inference_batch(net: nn.Module, forward: Any, most: int) -> int:
             if isinstance(t, torch.Tensor):
                 sizes.append(t.numel() * t.element_size())
 
+    # TorchScript modules take no hooks: a net with any keeps the given batch (as before the probe).
+    if any(isinstance(m, torch.jit.ScriptModule) for m in net.modules()):
+        return most
     handles = [m.register_forward_hook(count) for m in net.modules() if next(m.children(), None) is None]
     training = net.training
     try:
