@@ -262,3 +262,32 @@ def test_harmonizations_neighbours_count_in_the_memory_of_a_postprocess_chunk(ru
         "metrics": {"seg": "segmentation-agreement"},
     })
     assert [(6, 8, 16, 16), (6, 256, 5)] in asked
+
+
+def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registry, monkeypatch):
+    """Recording a combination (its values, the report plugin's figure of its first 3 test samples)
+    reads no split whole: on the DFC2020-sized cell the test inputs alone are 3.4 GB."""
+    from xaibench.testing import MemoryTracker
+
+    registry = {
+        "experiment": "log", "seeds": [0], "layers": ["deep"],
+        "datasets": {"lc": {"component": "synth-landcover",
+                            "params": {"n_train": 12, "n_val": 4, "n_test": 40, "patch_size": 32}}},
+        "models": {"uhnet": {"component": "uh-net", "params": {"width": 0.0625, "train": {"epochs": 1, "batch_size": 4}}}},
+        "attributions": {"gxf": "gradients-x-features"},
+        "postprocessors": {"harmonize": {"component": "harmonize", "params": {"k": 3, "max_train_vectors": 200}}},
+        "metrics": {"seg": "segmentation-agreement"},
+    }
+    run_registry(registry)
+    whole: list[tuple[str, tuple[int, ...]]] = []
+    read_whole = LazyArray.__array__
+
+    def recording(self, *args, **kwargs):
+        whole.append((self.name, self.shape))
+        return read_whole(self, *args, **kwargs)
+
+    monkeypatch.setattr(LazyArray, "__array__", recording)
+    run_registry(registry)  # every stage cached: only the records are made again
+    cells = [r for r in MemoryTracker.records if "figures/attribution_maps.png" in r.artifacts]
+    assert len(cells) == 1  # the harmonized cell, with its figure
+    assert whole == []

@@ -32,7 +32,7 @@ def attribution_figure(unit: dict[str, Any], cache: Any, workdir: Path, n: int =
     if unit.get("kind") != "cell" or "attributions" not in stages or "data" not in stages:
         return None
     try:
-        maps = cache.get(stages["attributions"])["attributions"][:n]
+        maps = cache.get(stages["attributions"]).rows("attributions")[:n]  # the first n rows, not the split
         samples = _memo.get(cache, stages["data"], n, n_classes=maps.shape[1])
     except (KeyError, CorruptEntry, OSError) as exc:
         log.debug("no attribution figure for %s: %s", unit.get("run_key"), exc)

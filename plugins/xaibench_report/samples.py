@@ -28,7 +28,8 @@ class Samples:
 
 
 def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Samples:
-    """The first ``n`` test samples of a data bundle (``test/x`` ``(N, C, H, W)``, ``test/mask`` ``(N, H, W)``).
+    """The first ``n`` test samples of a data bundle (``test/x`` ``(N, C, H, W)``, ``test/mask`` ``(N, H, W)``);
+    only those ``n`` rows are read (a 986-patch DFC2020-sized test split is 3.4 GB).
 
     Class names come from ``meta["info"]["classes"]`` (else ``class 0``...); a bundle
     without ``test/x`` or ``test/mask`` gives ``None`` for that picture.
@@ -39,14 +40,15 @@ def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Sampl
     lut = palette_rgb(names)
     rgb = truth = size = None
     title = "RGB (B4, B3, B2)"
-    if "test/x" in data and data["test/x"].ndim == 4:
-        x = data["test/x"][:n]
+    rows = data.rows if hasattr(data, "rows") else data.__getitem__  # a Bundle's lazy arrays stay lazy
+    if "test/x" in data and rows("test/x").ndim == 4:
+        x = rows("test/x")[:n]
         bands = [b.get("name", "") for b in info.get("bands", [])] or [f"band {i}" for i in range(x.shape[1])]
         rgb = rgb_composite(x, bands)
         title = composite_title(bands)
         size = tuple(x.shape[-2:])
-    if "test/mask" in data and data["test/mask"].ndim == 3:
-        mask = data["test/mask"][:n]
+    if "test/mask" in data and rows("test/mask").ndim == 3:
+        mask = rows("test/mask")[:n]
         truth = colorize(mask, lut)
         size = tuple(mask.shape[-2:])
     return Samples(rgb, truth, size, names, colors, lut, title)

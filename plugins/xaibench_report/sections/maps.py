@@ -33,7 +33,7 @@ def maps(ctx: ReportContext) -> str | None:
         for u in group:
             name = f"{u['coords']['attribution']}\n{u['coords']['postprocessor']}"
             try:
-                a = exp.cache.get(u["stages"]["attributions"])["attributions"][: ctx.n_samples]
+                a = exp.cache.get(u["stages"]["attributions"]).rows("attributions")[: ctx.n_samples]
                 key = u["stages"]["data"]
                 if key not in data_memo:
                     data_memo[key] = first_test_samples(exp.cache.get(key), ctx.n_samples, n_classes=a.shape[1])
