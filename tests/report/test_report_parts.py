@@ -260,6 +260,22 @@ def test_true_classes_from_label_labels_or_mask():
     assert true_classes(Bundle({}), 1) is None
 
 
+def test_true_classes_reads_only_the_first_rows_of_a_cached_split(tmp_path, monkeypatch):
+    from xaibench.arrays import LazyArray, RowStream
+    from xaibench.bundle import Bundle
+    from xaibench.cache import Cache
+    from xaibench_metrics.report_sections.heatmaps import true_classes
+
+    mask = np.random.default_rng(0).integers(0, 5, (30, 8, 8))
+    labels = np.eye(5)[np.arange(30) % 5]
+    stream = RowStream.of({"mask": mask, "labels": labels}, rows=7, prefix="test")
+    data = Cache(tmp_path / "c").put("ef" + "0" * 22, Bundle(streams=[stream]))
+    monkeypatch.setattr(LazyArray, "__array__", lambda self, *a, **k: pytest.fail(f"{self.name} read whole"))
+    assert true_classes(data, 3).tolist() == [0, 1, 2]
+    only_masks = Cache(tmp_path / "c").put("ef" + "1" * 22, Bundle(streams=[RowStream.of({"mask": mask}, 7, "test")]))
+    assert true_classes(only_masks, 2).tolist() == [np.bincount(m.ravel()).argmax() for m in mask[:2]]
+
+
 def test_composite_title_names_what_is_shown():
     from xaibench_report.imagery import composite_title
 

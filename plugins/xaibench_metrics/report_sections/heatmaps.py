@@ -18,13 +18,14 @@ from xaibench_report.sections import ReportContext, section
 
 def true_classes(data: Any, n: int) -> np.ndarray | None:
     """The class index ``(n,)`` of the first ``n`` test samples: ``label``, else the most present
-    of ``labels``, else the mask's most frequent class; ``None`` when the data has none of them."""
+    of ``labels``, else the mask's most frequent class; ``None`` when the data has none of them.
+    ``data`` is a :class:`~xaibench.bundle.Bundle`; only the first ``n`` rows are read."""
     if "test/label" in data:
-        return np.asarray(data["test/label"][:n], dtype=np.int64)
+        return np.asarray(data.rows("test/label")[:n], dtype=np.int64)
     if "test/labels" in data:
-        return np.asarray(data["test/labels"][:n]).argmax(axis=1)
-    if "test/mask" in data and data["test/mask"].ndim == 3:
-        masks = np.asarray(data["test/mask"][:n], dtype=np.int64)
+        return np.asarray(data.rows("test/labels")[:n]).argmax(axis=1)
+    if "test/mask" in data and data.rows("test/mask").ndim == 3:
+        masks = np.asarray(data.rows("test/mask")[:n], dtype=np.int64)
         return np.array([np.bincount(m[m >= 0].ravel()).argmax() if (m >= 0).any() else 0 for m in masks])
     return None
 
@@ -62,16 +63,16 @@ def heatmaps(ctx: ReportContext) -> str | None:
         except (KeyError, CorruptEntry):
             continue
         classes = true_classes(data, ctx.n_samples)
-        if classes is None or "test/x" not in data or data["test/x"].ndim != 4:
+        if classes is None or "test/x" not in data or data.rows("test/x").ndim != 4:
             continue
-        x = data["test/x"][: ctx.n_samples]
+        x = data.rows("test/x")[: ctx.n_samples]
         info = data.meta.get("info", {})
         bands = [b.get("name", "") for b in info.get("bands", [])] or [f"band {i}" for i in range(x.shape[1])]
         names = list(info.get("classes") or [])
         columns = []
         for u in group:
             try:
-                a = exp.cache.get(u["stages"]["attributions"])["attributions"][: ctx.n_samples]
+                a = exp.cache.get(u["stages"]["attributions"]).rows("attributions")[: ctx.n_samples]
             except (KeyError, CorruptEntry):
                 continue
             c = u["coords"]
