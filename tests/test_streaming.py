@@ -266,7 +266,9 @@ def test_harmonizations_neighbours_count_in_the_memory_of_a_postprocess_chunk(ru
 
 def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registry, monkeypatch):
     """Recording a combination (its values, the report plugin's figure of its first 3 test samples)
-    reads no split whole: on the DFC2020-sized cell the test inputs alone are 3.4 GB."""
+    reads no split whole, and the entries it opens hold their maps and test arrays as row files (the
+    identity post-processor's output was one in-memory array: 2 GB of the DFC2020-sized cell, then
+    decoded whole to draw 3 samples)."""
     from xaibench.testing import MemoryTracker
 
     registry = {
@@ -275,19 +277,28 @@ def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registr
                             "params": {"n_train": 12, "n_val": 4, "n_test": 40, "patch_size": 32}}},
         "models": {"uhnet": {"component": "uh-net", "params": {"width": 0.0625, "train": {"epochs": 1, "batch_size": 4}}}},
         "attributions": {"gxf": "gradients-x-features"},
-        "postprocessors": {"harmonize": {"component": "harmonize", "params": {"k": 3, "max_train_vectors": 200}}},
+        "postprocessors": {"none": "none",
+                           "harmonize": {"component": "harmonize", "params": {"k": 3, "max_train_vectors": 200}}},
         "metrics": {"seg": "segmentation-agreement"},
     }
     run_registry(registry)
     whole: list[tuple[str, tuple[int, ...]]] = []
-    read_whole = LazyArray.__array__
+    read_whole, get = LazyArray.__array__, Cache.get
 
     def recording(self, *args, **kwargs):
         whole.append((self.name, self.shape))
         return read_whole(self, *args, **kwargs)
 
+    def opened(self, key):
+        bundle = get(self, key)
+        whole.extend((name, np.shape(bundle.arrays.raw(name))) for name in bundle
+                     if (name == "attributions" or name.startswith("test/"))
+                     and not isinstance(bundle.arrays.raw(name), LazyArray))
+        return bundle
+
     monkeypatch.setattr(LazyArray, "__array__", recording)
+    monkeypatch.setattr(Cache, "get", opened)
     run_registry(registry)  # every stage cached: only the records are made again
     cells = [r for r in MemoryTracker.records if "figures/attribution_maps.png" in r.artifacts]
-    assert len(cells) == 1  # the harmonized cell, with its figure
+    assert len(cells) == 2  # none and harmonize, each with its figure
     assert whole == []
