@@ -140,3 +140,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def whole_reads(monkeypatch) -> list[tuple[str, tuple[int, ...]]]:
+    """``(name, shape)`` of each lazy array read whole (``numpy.asarray(lazy)``) while the test runs."""
+    from xaibench.arrays import LazyArray
+
+    reads: list[tuple[str, tuple[int, ...]]] = []
+    read_whole = LazyArray.__array__
+
+    def recording(self, *args, **kwargs):
+        reads.append((self.name, self.shape))
+        return read_whole(self, *args, **kwargs)
+
+    monkeypatch.setattr(LazyArray, "__array__", recording)
+    return reads

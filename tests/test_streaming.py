@@ -264,7 +264,7 @@ def test_harmonizations_neighbours_count_in_the_memory_of_a_postprocess_chunk(ru
     assert [(6, 8, 16, 16), (6, 256, 5)] in asked
 
 
-def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registry, monkeypatch):
+def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registry, monkeypatch, whole_reads):
     """Recording a combination (its values, the report plugin's figure of its first 3 test samples)
     reads no split whole, and the entries it opens hold their maps and test arrays as row files (the
     identity post-processor's output was one in-memory array: 2 GB of the DFC2020-sized cell, then
@@ -282,23 +282,19 @@ def test_logging_a_cell_reads_only_the_test_samples_its_figure_draws(run_registr
         "metrics": {"seg": "segmentation-agreement"},
     }
     run_registry(registry)
-    whole: list[tuple[str, tuple[int, ...]]] = []
-    read_whole, get = LazyArray.__array__, Cache.get
-
-    def recording(self, *args, **kwargs):
-        whole.append((self.name, self.shape))
-        return read_whole(self, *args, **kwargs)
+    whole_reads.clear()
+    in_memory: list[tuple[str, tuple[int, ...]]] = []
+    get = Cache.get
 
     def opened(self, key):
         bundle = get(self, key)
-        whole.extend((name, np.shape(bundle.arrays.raw(name))) for name in bundle
+        in_memory.extend((name, np.shape(bundle.arrays.raw(name))) for name in bundle
                      if (name == "attributions" or name.startswith("test/"))
                      and not isinstance(bundle.arrays.raw(name), LazyArray))
         return bundle
 
-    monkeypatch.setattr(LazyArray, "__array__", recording)
     monkeypatch.setattr(Cache, "get", opened)
     run_registry(registry)  # every stage cached: only the records are made again
     cells = [r for r in MemoryTracker.records if "figures/attribution_maps.png" in r.artifacts]
     assert len(cells) == 2  # none and harmonize, each with its figure
-    assert whole == []
+    assert whole_reads == [] and in_memory == []

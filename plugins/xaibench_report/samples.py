@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .colors import class_colors, palette_rgb
 from .imagery import colorize, composite_title, rgb_composite
+
+if TYPE_CHECKING:
+    from xaibench.bundle import Bundle
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Samples:
     rgb_title: str = "RGB (B4, B3, B2)"
 
 
-def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Samples:
+def first_test_samples(data: Bundle, n: int, n_classes: int | None = None) -> Samples:
     """The first ``n`` test samples of a data bundle (``test/x`` ``(N, C, H, W)``, ``test/mask`` ``(N, H, W)``);
     only those ``n`` rows are read (a 986-patch DFC2020-sized test split is 3.4 GB).
 
@@ -40,7 +43,7 @@ def first_test_samples(data: Any, n: int, n_classes: int | None = None) -> Sampl
     lut = palette_rgb(names)
     rgb = truth = size = None
     title = "RGB (B4, B3, B2)"
-    rows = data.rows if hasattr(data, "rows") else data.__getitem__  # a Bundle's lazy arrays stay lazy
+    rows = data.rows  # the arrays as stored: lazy ones stay lazy, ``[:n]`` reads n rows
     if "test/x" in data and rows("test/x").ndim == 4:
         x = rows("test/x")[:n]
         bands = [b.get("name", "") for b in info.get("bands", [])] or [f"band {i}" for i in range(x.shape[1])]

@@ -128,21 +128,11 @@ def test_rank_and_report_pick_the_same_statistic(built):
     assert "seg.f1_micro" in text and "seg.accuracy</td>" not in text
 
 
-def test_the_report_reads_only_the_test_samples_it_draws(built, report_session, cli, tmp_path, monkeypatch):
+def test_the_report_reads_only_the_test_samples_it_draws(built, report_session, cli, tmp_path, whole_reads):
     """The maps section draws the first 2 test samples: it reads those rows of the inputs, masks and
     maps, never a split whole (a DFC2020-sized test split is 3.4 GB of inputs)."""
-    from xaibench.arrays import LazyArray
-
-    whole: list[str] = []
-    read_whole = LazyArray.__array__
-
-    def recording(self, *args, **kwargs):
-        whole.append(self.name)
-        return read_whole(self, *args, **kwargs)
-
-    monkeypatch.setattr(LazyArray, "__array__", recording)
     code, out, err = cli("report", "tiny-report", "--results-dir", str(built.results), "--out", str(tmp_path / "r"),
                          "--samples", "2")
     assert code == 0, out + err
     assert "figures/maps-" in (tmp_path / "r" / "index.html").read_text()
-    assert whole == []
+    assert whole_reads == []
